@@ -1,0 +1,243 @@
+"""The engine: audio (+ pins, + an existing take to edit) -> N takes of ARKit curves.
+
+Pipeline: decode audio -> encoder features -> DDIM sampling of the x0-predicting denoiser at
+the model's frame rate, with the known values imposed on each x0 prediction (inpainting) and
+classifier-free guidance on the audio -> resample to the requested fps -> harmonize (known
+values met exactly, edges joined without a seam).
+
+Long inputs are evaluated in windows with halos of the denoiser's receptive radius, which
+gives exactly the whole-sequence result with memory linear in length.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from addon.core import arkit
+from server.audio import Audio
+from server.checkpoint import load_checkpoint
+from server.diffusion.ddim import DDIMSampler
+from server.diffusion.guidance import guided_x0
+from server.diffusion.harmonize import harmonize
+from server.errors import GenerationCancelled, InputError
+from server.timebase import num_frames, resample_curves
+
+MAX_SAMPLES = 32
+MAX_STEPS = 500
+MAX_GUIDANCE = 10.0
+MAX_FPS = 240.0
+WINDOW_FRAMES = 1024  # model frames per denoiser call for long inputs (34 s at 30 fps)
+SEAM_SECONDS = 0.25  # how far the residual at pins and kept edges fades into generated frames
+
+
+@dataclass
+class Key:
+    frame: int
+    channel: str
+    value: float
+
+
+@dataclass
+class GenerationRequest:
+    audio: Audio
+    fps: float = 30.0
+    samples: int = 1
+    seed: int = 0
+    steps: int | None = None
+    guidance: float | None = None
+    keys: list[Key] = field(default_factory=list)
+    existing: np.ndarray | None = None  # (T, 52) at fps: the take being edited
+    regenerate: tuple[int, int] | None = None  # inclusive frames of `existing` to regenerate
+
+
+@dataclass
+class GenerationResult:
+    takes: np.ndarray  # (N, T, 52) float32 in [0, 1]
+    seeds: list[int]
+    fps: float
+    steps: int
+    guidance: float
+    seconds: float
+
+
+def to_model_space(v):
+    return v * 2.0 - 1.0
+
+
+def from_model_space(x):
+    return (x + 1.0) / 2.0
+
+
+def pick_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device: CUDA was asked for but this torch has no CUDA device; use --device cpu")
+    return device
+
+
+class Engine:
+    def __init__(self, model, config: dict, device: str = "cpu", source: str = ""):
+        self.model = model
+        self.config = config
+        self.device = device
+        self.source = source
+        self.fps = float(config["fps"])
+        self.default_steps = int(config["defaults"].get("steps", 20))
+        self.default_guidance = float(config["defaults"].get("guidance", 1.5))
+        self.sampler = DDIMSampler(config.get("diffusion", {}).get("train_steps", 1000))
+        self._lock = threading.Lock()  # one generation at a time on one model
+
+    @classmethod
+    def from_checkpoint(cls, path=None, device: str = "auto") -> "Engine":
+        device = pick_device(device)
+        model, config = load_checkpoint(path, device=device)
+        return cls(model, config, device, source=str(path) if path else "default")
+
+    def info(self) -> dict:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return {"model": self.config.get("name", "unnamed"), "checkpoint": self.source, "fps": self.fps,
+                "channels": list(arkit.CHANNELS), "device": self.device, "parameters": n_params,
+                "defaults": {"steps": self.default_steps, "guidance": self.default_guidance},
+                "features": self.config["features"].get("kind"), "training": self.config.get("training", {})}
+
+    # --- request checks -------------------------------------------------------------------------
+
+    def _validate(self, req: GenerationRequest) -> tuple[int, int, float]:
+        if not isinstance(req.fps, (int, float)) or not math.isfinite(req.fps) or not 1.0 <= req.fps <= MAX_FPS:
+            raise InputError(f"fps: {req.fps!r} is not a frame rate between 1 and {MAX_FPS:g}")
+        if not 1 <= int(req.samples) <= MAX_SAMPLES:
+            raise InputError(f"samples: {req.samples} is outside 1-{MAX_SAMPLES}")
+        steps = self.default_steps if req.steps is None else int(req.steps)
+        if not 1 <= steps <= MAX_STEPS:
+            raise InputError(f"steps: {steps} is outside 1-{MAX_STEPS}")
+        guidance = self.default_guidance if req.guidance is None else float(req.guidance)
+        if not math.isfinite(guidance) or not 0.0 <= guidance <= MAX_GUIDANCE:
+            raise InputError(f"guidance: {req.guidance} is outside 0-{MAX_GUIDANCE:g}")
+        t_out = num_frames(req.audio.duration, req.fps)
+        for i, key in enumerate(req.keys):
+            where = f"keys[{i}]"
+            if arkit.canonical_name(str(key.channel)) is None:
+                raise InputError(f"{where}.channel: {key.channel!r} is not an ARKit blendshape name")
+            if not isinstance(key.frame, (int, np.integer)) or not 0 <= key.frame < t_out:
+                raise InputError(f"{where}.frame: {key.frame} is outside the audio's frames 0-{t_out - 1} at {req.fps:g} fps")
+            if not isinstance(key.value, (int, float)) or not math.isfinite(key.value) or not 0.0 <= key.value <= 1.0:
+                raise InputError(f"{where}.value: {key.value!r} must be a number in [0, 1]")
+        if req.regenerate is not None and req.existing is None:
+            raise InputError("regenerate: a range to regenerate needs the existing curves ('existing')")
+        if req.existing is not None:
+            ex = np.asarray(req.existing)
+            if ex.ndim != 2 or ex.shape[1] != arkit.NUM_CHANNELS:
+                raise InputError(f"existing: expected frames x {arkit.NUM_CHANNELS} values, got shape {ex.shape}")
+            if ex.shape[0] != t_out:
+                raise InputError(f"existing: {ex.shape[0]} frames, but the audio is {t_out} frames long at {req.fps:g} fps")
+            if not np.all(np.isfinite(ex)):
+                raise InputError("existing: contains NaN or infinite values")
+            if req.regenerate is None:
+                raise InputError("existing: give 'regenerate' (start and end frame) to say what to regenerate")
+            start, end = req.regenerate
+            if not (0 <= start <= end < t_out):
+                raise InputError(f"regenerate: range {start}:{end} must satisfy 0 <= start <= end <= {t_out - 1}")
+        return t_out, steps, guidance
+
+    def _known_at_output(self, req: GenerationRequest, t_out: int):
+        known = np.zeros((t_out, arkit.NUM_CHANNELS), np.float32)
+        mask = np.zeros((t_out, arkit.NUM_CHANNELS), bool)
+        if req.existing is not None:
+            start, end = req.regenerate
+            known[:] = np.clip(np.asarray(req.existing, np.float32), 0, 1)
+            mask[:] = True
+            mask[start:end + 1] = False
+        for key in req.keys:
+            c = arkit.INDEX[arkit.canonical_name(str(key.channel))]
+            known[key.frame, c] = key.value
+            mask[key.frame, c] = True
+        return known, mask
+
+    def _known_at_model_rate(self, req, known_out, mask_out, t_model):
+        """The condition the denoiser sees, at its own frame rate."""
+        known = np.zeros((t_model, arkit.NUM_CHANNELS), np.float32)
+        mask = np.zeros((t_model, arkit.NUM_CHANNELS), np.float32)
+        if req.existing is not None:
+            start, end = req.regenerate
+            known[:] = resample_curves(known_out, req.fps, self.fps, t_model)
+            times = np.arange(t_model) / self.fps
+            # A model frame is kept if it lies outside the regenerated span (by half an output frame).
+            outside = (times < (start - 0.5) / req.fps) | (times > (end + 0.5) / req.fps)
+            mask[outside] = 1.0
+        for key in req.keys:
+            c = arkit.INDEX[arkit.canonical_name(str(key.channel))]
+            f = min(t_model - 1, int(round(key.frame / req.fps * self.fps)))
+            known[f, c] = key.value
+            mask[f, c] = 1.0
+        return known, mask
+
+    # --- the denoiser over any length -----------------------------------------------------------
+
+    def _denoise(self, x_t, t, audio, known, mask, guidance, cancel):
+        T = x_t.shape[-1]
+        denoiser = self.model.denoiser
+        if T <= WINDOW_FRAMES:
+            return guided_x0(denoiser, x_t, t, audio, known, mask, guidance)
+        halo = denoiser.receptive_radius
+        out = torch.empty_like(x_t)
+        for a in range(0, T, WINDOW_FRAMES):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled("generation cancelled")
+            b = min(T, a + WINDOW_FRAMES)
+            lo, hi = max(0, a - halo), min(T, b + halo)
+            sl = slice(lo, hi)
+            y = guided_x0(denoiser, x_t[..., sl], t, audio[..., sl], known[..., sl], mask[..., sl], guidance)
+            out[..., a:b] = y[..., a - lo:a - lo + (b - a)]
+        return out
+
+    def encode_audio(self, audio: Audio, t_model: int) -> torch.Tensor:
+        feats = self.model.encoder.features(audio.samples).to(self.device)
+        return self.model.encoder(feats[None], t_model, self.fps)
+
+    # --- generation -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(self, req: GenerationRequest, progress=None, cancel: threading.Event | None = None) -> GenerationResult:
+        t_out, steps, guidance = self._validate(req)
+        progress = progress or (lambda fraction, stage: None)
+        started = time.perf_counter()
+        with self._lock:
+            progress(0.0, "encoding audio")
+            t_model = num_frames(req.audio.duration, self.fps)
+            audio = self.encode_audio(req.audio, t_model)
+            known_out, mask_out = self._known_at_output(req, t_out)
+            known_m, mask_m = self._known_at_model_rate(req, known_out, mask_out, t_model)
+            n = int(req.samples)
+            seeds = [int(req.seed) + i for i in range(n)]
+            # Each take's noise comes from its own seed, so take i is reproducible on its own.
+            x = torch.stack([torch.randn(arkit.NUM_CHANNELS, t_model, generator=torch.Generator().manual_seed(s))
+                             for s in seeds]).to(self.device)
+            audio_b = audio.expand(n, -1, -1)
+            known = to_model_space(torch.from_numpy(known_m.T.copy()))[None].expand(n, -1, -1).to(self.device)
+            mask = torch.from_numpy(mask_m.T.copy())[None].expand(n, -1, -1).to(self.device)
+            timesteps = self.sampler.set_timesteps(steps).tolist()
+            x0 = x
+            for i, t in enumerate(timesteps):
+                if cancel is not None and cancel.is_set():
+                    raise GenerationCancelled("generation cancelled")
+                tt = torch.full((n,), t, dtype=torch.long, device=self.device)
+                x0 = self._denoise(x, tt, audio_b, known, mask, guidance, cancel).clamp(-1.0, 1.0)
+                x0_inpainted = mask * known + (1 - mask) * x0
+                prev = timesteps[i + 1] if i + 1 < len(timesteps) else None
+                x = self.sampler.step(x0_inpainted, t, x, prev)
+                progress(0.05 + 0.9 * (i + 1) / len(timesteps), f"denoising step {i + 1}/{len(timesteps)}")
+            progress(0.95, "resampling and joining")
+            curves = from_model_space(x0).clamp(0, 1).transpose(1, 2).cpu().numpy()
+            curves = resample_curves(curves, self.fps, req.fps, t_out)
+            width = SEAM_SECONDS * req.fps
+            takes = np.stack([harmonize(c, known_out, mask_out, width) for c in curves])
+            progress(1.0, "done")
+        return GenerationResult(takes=takes, seeds=seeds, fps=float(req.fps), steps=steps, guidance=guidance,
+                                seconds=time.perf_counter() - started)

@@ -1,0 +1,17 @@
+"""Errors the engine raises; each message says what to fix."""
+
+
+class MouthpieceError(Exception):
+    """Base class of every error Mouthpiece reports to a user."""
+
+
+class InputError(MouthpieceError, ValueError):
+    """Bad input (audio, keys, ranges, curves): the message names the field and what to fix."""
+
+
+class CheckpointError(MouthpieceError):
+    """A missing, corrupt or incompatible model checkpoint."""
+
+
+class GenerationCancelled(MouthpieceError):
+    """The caller cancelled a running generation."""
