@@ -1,0 +1,180 @@
+"""The lower face: phones -> articulatory parameters (dominance blending) -> ARKit mouth channels.
+
+Coarticulation follows Cohen & Massaro (1993): every phone exerts, for every articulatory
+parameter, a dominance that is flat over its own span and decays exponentially outside it (with
+separate anticipatory and carry-over time constants); the parameter at time t is the
+dominance-weighted mean of all phones' targets. Phones that do not care about a parameter (a
+consonant about rounding) have little dominance, so the neighbours' targets carry across them -
+that is how rounding is anticipated over several consonants ("strew").
+
+Targets that are physical contacts (lips on p/b/m, lower lip on teeth for f/v) cannot be left to
+a weighted mean, which would stop short. They are imposed as envelopes: 1 over the phone's whole
+span with raised-cosine ramps outside it, taking the maximum with the blended value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from addon.core.arkit import INDEX, NUM_CHANNELS
+
+from .lip_opening import LIP_OPENING_GAINS, LIP_OPENING_NEUTRAL, LIP_OPENING_VECTOR
+from .phones import BILABIALS, LABIODENTALS, P, PARAMS, TARGETS, VOWELS
+from .style import Style
+
+# Dominance time constants (seconds): how far a phone's influence reaches outside its span.
+TAU_VOWEL = (0.07, 0.06)           # (anticipatory, carry-over)
+TAU_ROUNDED_VOWEL = (0.18, 0.08)   # rounding is anticipated early, across consonant clusters
+TAU_CONSONANT = (0.04, 0.035)
+TAU_PAUSE = (0.035, 0.03)
+SMOOTHING_S = 0.012                # final low-pass of the blended parameters (no frame jitter)
+
+# Contact envelopes: closing starts this long before the span and opens this long after it.
+CLOSURE_RAMP_IN_S = 0.05
+CLOSURE_RAMP_OUT_S = 0.04
+LABIO_RAMP_S = 0.045
+
+# Lip opening (jawOpen units) the contacts aim for: lips pressed on p/b/m, lip just off the
+# upper teeth on f/v.
+CLOSED_OPENING = -0.004
+LABIODENTAL_OPENING = 0.03
+
+
+def _segments(phones):
+    """Expand diphthongs into their two halves: (phone, start, end, target)."""
+    out = []
+    for phone, start, end, _stress in phones:
+        targets = TARGETS[phone]
+        if len(targets) == 1:
+            out.append((phone, start, end, targets[0]))
+        else:
+            mid = start + 0.5 * (end - start)
+            out.append((phone, start, mid, targets[0]))
+            out.append((phone, mid, end, targets[1]))
+    return out
+
+
+def _time_constants(phone: str, param: str, target) -> tuple[float, float]:
+    if phone in VOWELS:
+        if param in ("round", "funnel") and target.values.get("round", 0.0) >= 0.3:
+            return TAU_ROUNDED_VOWEL
+        return TAU_VOWEL
+    if phone in ("SIL", "BR"):
+        return TAU_PAUSE
+    return TAU_CONSONANT
+
+
+def blend_parameters(phones, times: np.ndarray) -> np.ndarray:
+    """Dominance-blended articulatory parameters (len(times), len(PARAMS)) at `times`."""
+    n = len(times)
+    weighted = np.zeros((n, len(PARAMS)))
+    total = np.full((n, len(PARAMS)), 1e-9)
+    step = times[1] - times[0] if n > 1 else 1.0
+    for phone, start, end, target in _segments(phones):
+        for param in PARAMS:
+            alpha = target.dominance.get(param, target.default_dominance)
+            if alpha <= 0:
+                continue
+            tau_a, tau_c = _time_constants(phone, param, target)
+            lo = np.searchsorted(times, start - 8 * tau_a)
+            hi = np.searchsorted(times, end + 8 * tau_c)
+            t = times[lo:hi]
+            before = np.clip(start - t, 0.0, None)
+            after = np.clip(t - end, 0.0, None)
+            dominance = alpha * np.exp(-before / tau_a - after / tau_c)
+            j = P[param]
+            weighted[lo:hi, j] += dominance * target.values.get(param, 0.0)
+            total[lo:hi, j] += dominance
+    params = weighted / total
+    return gaussian_smooth(params, SMOOTHING_S / step)
+
+
+def gaussian_smooth(x: np.ndarray, sigma_samples: float) -> np.ndarray:
+    """Gaussian low-pass along axis 0 with edge padding (no fade towards zero at the ends)."""
+    if sigma_samples < 0.5:
+        return x
+    radius = int(np.ceil(3 * sigma_samples))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_samples) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(x, [(radius, radius)] + [(0, 0)] * (x.ndim - 1), mode="edge")
+    out = np.empty_like(x, dtype=np.float64)
+    flat = padded.reshape(padded.shape[0], -1)
+    out_flat = out.reshape(out.shape[0], -1)
+    for c in range(flat.shape[1]):
+        out_flat[:, c] = np.convolve(flat[:, c], kernel, mode="valid")
+    return out
+
+
+def contact_envelope(phones, times: np.ndarray, which: frozenset, ramp_in: float, ramp_out: float) -> np.ndarray:
+    """1 over the spans of phones in `which`, raised-cosine ramps of the given lengths outside."""
+    env = np.zeros(len(times))
+    for phone, start, end, _stress in phones:
+        if phone not in which:
+            continue
+        lo = np.searchsorted(times, start - ramp_in)
+        hi = np.searchsorted(times, end + ramp_out)
+        t = times[lo:hi]
+        rise = np.clip((t - (start - ramp_in)) / ramp_in, 0.0, 1.0)
+        fall = np.clip(((end + ramp_out) - t) / ramp_out, 0.0, 1.0)
+        shape = 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))
+        env[lo:hi] = np.maximum(env[lo:hi], shape)
+    return env
+
+
+def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style) -> tuple[np.ndarray, np.ndarray]:
+    """ARKit curves (len(times), 52) for the lower face, and the bilabial closure envelope.
+
+    `jaw_gain` (per time) carries loudness; the style scales what speech leaves free.
+    """
+    params = blend_parameters(phones, times)
+    closure_env = contact_envelope(phones, times, BILABIALS, CLOSURE_RAMP_IN_S, CLOSURE_RAMP_OUT_S)
+    labio_env = contact_envelope(phones, times, LABIODENTALS, LABIO_RAMP_S, LABIO_RAMP_S)
+
+    close = np.maximum(params[:, P["close"]], closure_env)
+    labio = np.maximum(params[:, P["labio"]], labio_env)
+    art = style.articulation
+    left, right = 1.0 + 0.5 * style.asymmetry, 1.0 - 0.5 * style.asymmetry
+    open_lips = 1.0 - close
+
+    # During a lip contact the jaw rises towards the closed position.
+    jaw = params[:, P["jaw"]] * (1.0 - 0.45 * closure_env) * (1.0 - 0.4 * labio_env)
+    jaw = np.clip(jaw * style.jaw_range * jaw_gain * (0.5 + 0.5 * art), 0.0, 1.0)
+    curves = np.zeros((len(times), NUM_CHANNELS))
+
+    def put(name, value):
+        curves[:, INDEX[name]] = np.clip(value, 0.0, 1.0)
+
+    rounding = params[:, P["round"]] * art
+    put("jawOpen", jaw)
+    put("jawForward", 0.08 * rounding)
+    put("mouthPucker", rounding)
+    put("mouthFunnel", params[:, P["funnel"]] * art * open_lips * (1.0 - labio))
+    spread = params[:, P["spread"]] * art * (1.0 - 0.7 * rounding)
+    put("mouthStretchLeft", 0.35 * spread * left)
+    put("mouthStretchRight", 0.35 * spread * right)
+    put("mouthSmileLeft", (style.smile + 0.12 * spread) * left)
+    put("mouthSmileRight", (style.smile + 0.12 * spread) * right)
+    put("mouthDimpleLeft", 0.3 * style.smile * left)
+    put("mouthDimpleRight", 0.3 * style.smile * right)
+    lower = params[:, P["lower"]] * art * open_lips * (1.0 - labio)
+    put("mouthLowerDownLeft", lower * left)
+    put("mouthLowerDownRight", lower * right)
+    upper = params[:, P["upper"]] * art * open_lips + 0.2 * labio
+    put("mouthUpperUpLeft", upper * left)
+    put("mouthUpperUpRight", upper * right)
+    put("mouthRollLower", 0.55 * labio + 0.1 * closure_env)
+    put("mouthRollUpper", 0.08 * closure_env)
+    put("mouthPressLeft", 0.4 * closure_env * left)
+    put("mouthPressRight", 0.4 * closure_env * right)
+    put("mouthLeft", 0.15 * max(style.asymmetry, 0.0) * np.ones(len(times)))
+    put("mouthRight", 0.15 * max(-style.asymmetry, 0.0) * np.ones(len(times)))
+    put("tongueOut", params[:, P["tongue"]] * art * open_lips)
+
+    # mouthClose brings the lips together against whatever the other channels open: solve the
+    # linear lip-opening model for the mouthClose that gives the opening the contacts ask for.
+    free = LIP_OPENING_NEUTRAL + curves @ LIP_OPENING_VECTOR
+    wanted = free * (1.0 - close) + CLOSED_OPENING * close
+    wanted = wanted * (1.0 - labio) + labio * np.minimum(wanted, LABIODENTAL_OPENING)
+    mouth_close = (free - wanted) / -LIP_OPENING_GAINS["mouthClose"]
+    put("mouthClose", np.clip(mouth_close, 0.0, jaw + 0.05))
+    return curves, closure_env
