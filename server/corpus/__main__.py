@@ -1,0 +1,41 @@
+"""`python -m server.corpus --out data/corpus --hours 3 --seed 0 [--workers 2] [--augment 2]`"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .build import build_corpus
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make_corpus", description=(
+        "Build (or resume) the synthetic speech corpus: TTS speech with exact ARPAbet phone timings "
+        "plus augmented renderings. Rerunning the same command resumes; a larger --hours extends."))
+    parser.add_argument("--out", required=True, help="output folder (e.g. data/corpus)")
+    parser.add_argument("--hours", type=float, required=True, help="hours of clean audio (before augmentation)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", type=int, default=2, help="augmented renderings per item (K)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--engines", default="espeak,flite,festival", help="comma-separated subset")
+    args = parser.parse_args(argv)
+    if args.hours <= 0:
+        parser.error("--hours must be positive")
+    if args.augment < 0 or args.workers < 1:
+        parser.error("--augment must be >= 0 and --workers >= 1")
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    unknown = set(engines) - {"espeak", "flite", "festival"}
+    if unknown:
+        parser.error(f"unknown engines {sorted(unknown)}; choose from espeak, flite, festival")
+    try:
+        summary = build_corpus(args.out, hours=args.hours, seed=args.seed, n_augment=args.augment,
+                               workers=args.workers, engines=engines)
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps({"items": summary["items"], "hours": summary["hours"]["total"],
+                      "clean_hours": summary["hours"]["clean"], "by_split": summary["hours"]["by_split"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

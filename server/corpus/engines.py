@@ -1,0 +1,253 @@
+"""TTS engines with exact phone timings: espeak-ng (C API via ctypes), flite (-psdur), festival.
+
+Each engine turns one phrase into (audio float32 at 16 kHz, raw phones) where raw phones are
+(engine_phone_name, start_s, end_s), contiguous from 0 to the audio's end. Mapping to ARPAbet
+and stop-closure correction happen in server.corpus.phones.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from math import gcd
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+SAMPLE_RATE = 16000
+
+
+class EngineError(RuntimeError):
+    """A TTS engine is missing or failed; the message says what to install or fix."""
+
+
+def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    if rate == SAMPLE_RATE:
+        return audio
+    g = gcd(SAMPLE_RATE, rate)
+    return resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+
+
+@dataclass
+class Voice:
+    """One synthesiser voice with its prosody settings for one utterance."""
+    engine: str                 # "espeak" | "flite" | "festival"
+    name: str                   # engine voice name, e.g. "en-us+f2", "slt", "kal_diphone"
+    rate: float = 1.0           # speaking-rate factor (>1 faster)
+    pitch: float = 50.0         # espeak 0-100; flite/festival: mean F0 in Hz (0 = voice default)
+    pitch_range: float = 50.0   # espeak 0-100; flite/festival: F0 std in Hz (0 = default)
+    word_gap: int = 0           # espeak: extra pause between words in 10 ms units
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.engine}:{self.name}"
+
+
+# ---------------------------------------------------------------------------------------- espeak-ng
+class _EspeakID(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _EspeakEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
+                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
+                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", _EspeakID)]
+
+
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                   ctypes.POINTER(_EspeakEvent))
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INIT_PHONEME_EVENTS = 0x0001
+_INIT_DONT_EXIT = 0x8000
+_EVENT_LIST_TERMINATED = 0
+_EVENT_PHONEME = 7
+_CHARS_UTF8 = 1
+_PARAM = {"rate": 1, "volume": 2, "pitch": 3, "range": 4, "wordgap": 7}
+
+
+class Espeak:
+    """espeak-ng in this process (the library is a process-wide singleton)."""
+    _instance: "Espeak | None" = None
+
+    @classmethod
+    def get(cls) -> "Espeak":
+        if cls._instance is None or cls._instance._pid != os.getpid():
+            cls._instance = cls()
+        return cls._instance
+
+    def __init__(self) -> None:
+        try:
+            self._lib = ctypes.CDLL("libespeak-ng.so.1")
+        except OSError as exc:
+            raise EngineError("libespeak-ng.so.1 not found: apt-get install espeak-ng") from exc
+        self._pid = os.getpid()
+        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
+                                           _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
+        if rate <= 0:
+            raise EngineError(f"espeak_Initialize failed ({rate}); is espeak-ng-data installed?")
+        self.sample_rate = rate
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[str, int]] = []
+        self._callback = _SYNTH_CALLBACK(self._on_synth)   # keep a reference: C holds a pointer
+        self._lib.espeak_SetSynthCallback(self._callback)
+
+    def _on_synth(self, wav, n_samples, events) -> int:
+        if n_samples > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, (n_samples,)).copy())
+        i = 0
+        while events[i].type != _EVENT_LIST_TERMINATED:
+            event = events[i]
+            if event.type == _EVENT_PHONEME:
+                self._events.append((event.id.string.decode("utf-8", "replace"), event.sample))
+            i += 1
+        return 0
+
+    def synth(self, text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+        if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
+            raise EngineError(f"espeak-ng has no voice {voice.name!r}; see `espeak-ng --voices=en`")
+        self._lib.espeak_SetParameter(_PARAM["rate"], int(round(175 * voice.rate)), 0)
+        self._lib.espeak_SetParameter(_PARAM["pitch"], int(voice.pitch), 0)
+        self._lib.espeak_SetParameter(_PARAM["range"], int(voice.pitch_range), 0)
+        self._lib.espeak_SetParameter(_PARAM["wordgap"], int(voice.word_gap), 0)
+        self._lib.espeak_SetParameter(_PARAM["volume"], 100, 0)
+        self._chunks, self._events = [], []
+        data = text.encode("utf-8")
+        err = self._lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
+        self._lib.espeak_Synchronize()
+        if err != 0 or not self._chunks:
+            raise EngineError(f"espeak-ng failed to synthesise {text!r} (error {err})")
+        audio = np.concatenate(self._chunks).astype(np.float32) / 32768.0
+        total = len(audio)
+        raw: list[tuple[str, float, float]] = []
+        # Event sample positions count from the start of this espeak_Synth call.
+        marks = [(name, min(max(s, 0), total)) for name, s in self._events]
+        if not marks or marks[0][1] > 0:
+            marks.insert(0, ("_", 0))
+        for k, (name, start) in enumerate(marks):
+            end = marks[k + 1][1] if k + 1 < len(marks) else total
+            if end > start:
+                raw.append((name, start / self.sample_rate, end / self.sample_rate))
+        audio16 = to_16k(audio, self.sample_rate)
+        return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+
+
+def _fit_spans(raw: list[tuple[str, float, float]], duration: float) -> list[tuple[str, float, float]]:
+    """Clip spans to [0, duration], make them contiguous and end exactly at duration."""
+    out: list[tuple[str, float, float]] = []
+    t = 0.0
+    for name, _start, end in raw:
+        end = min(end, duration)
+        if end - t > 1e-6:
+            out.append((name, t, end))
+            t = end
+    if duration - t > 1e-6:
+        if out:
+            name, s, _ = out[-1]
+            out[-1] = (name, s, duration)
+        else:
+            out.append(("_", 0.0, duration))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- flite
+def flite_voices() -> list[str]:
+    if shutil.which("flite") is None:
+        return []
+    out = subprocess.run(["flite", "-lv"], capture_output=True, text=True).stdout
+    return out.split(":", 1)[-1].split()
+
+
+def flite_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    if shutil.which("flite") is None:
+        raise EngineError("flite not found: apt-get install flite")
+    with tempfile.TemporaryDirectory(prefix="mp_flite_") as tmp:
+        wav_path = os.path.join(tmp, "out.wav")
+        cmd = ["flite", "-voice", voice.name, "-psdur", "-t", text, "-o", wav_path,
+               "--setf", f"duration_stretch={1.0 / voice.rate:.3f}"]
+        if voice.pitch > 0:
+            cmd += ["--setf", f"int_f0_target_mean={voice.pitch:.1f}"]
+        if voice.pitch_range > 0:
+            cmd += ["--setf", f"int_f0_target_stddev={voice.pitch_range:.1f}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not os.path.exists(wav_path):
+            raise EngineError(f"flite -voice {voice.name} failed: {proc.stderr.strip()[:200]}")
+        audio, rate = sf.read(wav_path, dtype="float32")
+    raw = []
+    t = 0.0
+    for token in proc.stdout.split():
+        name, _, end = token.rpartition(":")
+        end_s = float(end)
+        raw.append((name, t, end_s))
+        t = end_s
+    audio16 = to_16k(audio, rate)
+    return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+
+
+# ---------------------------------------------------------------------------------------- festival
+FESTIVAL_VOICE_DIRS = ["/usr/share/festival/voices"]
+
+
+def festival_voices() -> list[str]:
+    """English festival voices installed (directory names under voices/english and voices/us)."""
+    if shutil.which("festival") is None:
+        return []
+    names = []
+    for base in FESTIVAL_VOICE_DIRS:
+        for lang in ("english", "us"):
+            d = os.path.join(base, lang)
+            if os.path.isdir(d):
+                names += sorted(os.listdir(d))
+    return names
+
+
+def _scheme_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    if shutil.which("festival") is None:
+        raise EngineError("festival not found: apt-get install festival festvox-kallpc16k")
+    with tempfile.TemporaryDirectory(prefix="mp_festival_") as tmp:
+        wav_path = os.path.join(tmp, "out.wav")
+        script = os.path.join(tmp, "synth.scm")
+        with open(script, "w") as f:
+            f.write(f"(voice_{voice.name})\n")
+            f.write(f"(Parameter.set 'Duration_Stretch {1.0 / voice.rate:.3f})\n")
+            f.write(f"(set! utt1 (Utterance Text {_scheme_string(text)}))\n")
+            f.write("(utt.synth utt1)\n")
+            f.write(f"(utt.save.wave utt1 {_scheme_string(wav_path)} 'riff)\n")
+            f.write("(mapcar (lambda (s) (format t \"SEG %s %f\\n\" (item.name s) (item.feat s \"end\")))"
+                    " (utt.relation.items utt1 'Segment))\n")
+        proc = subprocess.run(["festival", "-b", script], capture_output=True, text=True)
+        if proc.returncode != 0 or not os.path.exists(wav_path):
+            raise EngineError(f"festival voice {voice.name} failed: {proc.stderr.strip()[:200]}")
+        audio, rate = sf.read(wav_path, dtype="float32")
+    raw = []
+    t = 0.0
+    for line in proc.stdout.splitlines():
+        if line.startswith("SEG "):
+            _, name, end = line.split()
+            end_s = float(end)
+            raw.append((name, t, end_s))
+            t = end_s
+    audio16 = to_16k(audio, rate)
+    return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+
+
+def synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    if voice.engine == "espeak":
+        return Espeak.get().synth(text, voice)
+    if voice.engine == "flite":
+        return flite_synth(text, voice)
+    if voice.engine == "festival":
+        return festival_synth(text, voice)
+    raise EngineError(f"unknown engine {voice.engine!r}; use espeak, flite or festival")
