@@ -17,14 +17,13 @@ import numpy as np
 
 from addon.core.arkit import NUM_CHANNELS
 
-from .lip_opening import LIP_OPENING_GAINS, LIP_OPENING_NEUTRAL, LIPS_CLOSED_THRESHOLD, lip_opening
+from .lip_opening import lip_opening, raw_lip_opening
 from .mouth import mouth_channels
 from .phones import PHONES, normalise_phones
 from .style import Style
 from .upper_face import upper_face, upper_face_stats
 
-__all__ = ["teacher_curves", "loudness_envelope", "Style", "lip_opening", "LIP_OPENING_GAINS",
-           "LIP_OPENING_NEUTRAL", "LIPS_CLOSED_THRESHOLD", "PHONES", "upper_face_stats"]
+__all__ = ["teacher_curves", "loudness_envelope", "Style", "lip_opening", "PHONES", "upper_face_stats"]
 
 # The teacher works on a fine time grid and averages down to frames, so that events shorter than
 # a frame (a 20 ms bilabial closure) are not lost between frame times.
@@ -90,8 +89,8 @@ def rasterise(fine: np.ndarray, times: np.ndarray, n_frames: int, fps: float, du
     cumsum = np.concatenate([np.zeros((1, fine.shape[1])), np.cumsum(fine, axis=0)])
     counts = np.maximum(idx[1:] - idx[:-1], 1)[:, None]
     frames = (cumsum[idx[1:]] - cumsum[idx[:-1]]) / counts
-    opening = lip_opening(fine)
-    frame_opening = lip_opening(frames)
+    opening = raw_lip_opening(fine)
+    frame_opening = raw_lip_opening(frames)
     for f in np.nonzero(frame_opening > CLOSURE_KEEP_OPENING)[0]:
         lo, hi = idx[f], max(idx[f + 1], idx[f] + 1)
         k = lo + int(np.argmin(opening[lo:hi]))

@@ -7,9 +7,10 @@ dominance-weighted mean of all phones' targets. Phones that do not care about a 
 consonant about rounding) have little dominance, so the neighbours' targets carry across them -
 that is how rounding is anticipated over several consonants ("strew").
 
-Targets that are physical contacts (lips on p/b/m, lower lip on teeth for f/v) cannot be left to
-a weighted mean, which would stop short. They are imposed as envelopes: 1 over the phone's whole
-span with raised-cosine ramps outside it, taking the maximum with the blended value.
+Targets that are physical contacts (lips on p/b/m, lower lip on teeth for f/v, tongue tip between
+the teeth for th) cannot be left to a weighted mean, which would stop short and would leak into the
+neighbouring vowels. They are imposed as envelopes: full over the phone's whole span with
+raised-cosine ramps outside it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
 
-from .lip_opening import LIP_OPENING_GAINS, LIP_OPENING_NEUTRAL, LIP_OPENING_VECTOR
+from .lip_opening import MOUTH_CLOSE_GAIN, raw_lip_opening
 from .phones import BILABIALS, LABIODENTALS, P, PARAMS, TARGETS, VOWELS
 from .style import Style
 
@@ -33,6 +34,9 @@ SMOOTHING_S = 0.012                # final low-pass of the blended parameters (n
 CLOSURE_RAMP_IN_S = 0.05
 CLOSURE_RAMP_OUT_S = 0.04
 LABIO_RAMP_S = 0.045
+# The tongue tip shows between the teeth on th (more on voiceless TH), only around the phone.
+TONGUE_OUT = {"TH": 0.35, "DH": 0.25}
+TONGUE_RAMP_S = 0.04
 
 # Lip opening (jawOpen units) the contacts aim for: lips pressed on p/b/m, lip just off the
 # upper teeth on f/v.
@@ -105,18 +109,19 @@ def gaussian_smooth(x: np.ndarray, sigma_samples: float) -> np.ndarray:
     return out
 
 
-def contact_envelope(phones, times: np.ndarray, which: frozenset, ramp_in: float, ramp_out: float) -> np.ndarray:
-    """1 over the spans of phones in `which`, raised-cosine ramps of the given lengths outside."""
+def contact_envelope(phones, times: np.ndarray, heights: dict[str, float], ramp_in: float, ramp_out: float) -> np.ndarray:
+    """heights[phone] over the spans of those phones, with raised-cosine ramps outside them."""
     env = np.zeros(len(times))
     for phone, start, end, _stress in phones:
-        if phone not in which:
+        height = heights.get(phone)
+        if height is None:
             continue
         lo = np.searchsorted(times, start - ramp_in)
         hi = np.searchsorted(times, end + ramp_out)
         t = times[lo:hi]
         rise = np.clip((t - (start - ramp_in)) / ramp_in, 0.0, 1.0)
         fall = np.clip(((end + ramp_out) - t) / ramp_out, 0.0, 1.0)
-        shape = 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))
+        shape = height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall)))
         env[lo:hi] = np.maximum(env[lo:hi], shape)
     return env
 
@@ -127,17 +132,18 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     `jaw_gain` (per time) carries loudness; the style scales what speech leaves free.
     """
     params = blend_parameters(phones, times)
-    closure_env = contact_envelope(phones, times, BILABIALS, CLOSURE_RAMP_IN_S, CLOSURE_RAMP_OUT_S)
-    labio_env = contact_envelope(phones, times, LABIODENTALS, LABIO_RAMP_S, LABIO_RAMP_S)
+    closure_env = contact_envelope(phones, times, dict.fromkeys(BILABIALS, 1.0), CLOSURE_RAMP_IN_S, CLOSURE_RAMP_OUT_S)
+    labio_env = contact_envelope(phones, times, dict.fromkeys(LABIODENTALS, 1.0), LABIO_RAMP_S, LABIO_RAMP_S)
+    tongue_env = contact_envelope(phones, times, TONGUE_OUT, TONGUE_RAMP_S, TONGUE_RAMP_S)
 
     close = np.maximum(params[:, P["close"]], closure_env)
-    labio = np.maximum(params[:, P["labio"]], labio_env)
+    labio = labio_env
     art = style.articulation
     left, right = 1.0 + 0.5 * style.asymmetry, 1.0 - 0.5 * style.asymmetry
     open_lips = 1.0 - close
 
     # During a lip contact the jaw rises towards the closed position.
-    jaw = params[:, P["jaw"]] * (1.0 - 0.45 * closure_env) * (1.0 - 0.4 * labio_env)
+    jaw = params[:, P["jaw"]] * (1.0 - 0.45 * closure_env) * (1.0 - 0.5 * labio_env)
     jaw = np.clip(jaw * style.jaw_range * jaw_gain * (0.5 + 0.5 * art), 0.0, 1.0)
     curves = np.zeros((len(times), NUM_CHANNELS))
 
@@ -168,13 +174,13 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     put("mouthPressRight", 0.4 * closure_env * right)
     put("mouthLeft", 0.15 * max(style.asymmetry, 0.0) * np.ones(len(times)))
     put("mouthRight", 0.15 * max(-style.asymmetry, 0.0) * np.ones(len(times)))
-    put("tongueOut", params[:, P["tongue"]] * art * open_lips)
+    put("tongueOut", tongue_env * art * open_lips)
 
     # mouthClose brings the lips together against whatever the other channels open: solve the
     # linear lip-opening model for the mouthClose that gives the opening the contacts ask for.
-    free = LIP_OPENING_NEUTRAL + curves @ LIP_OPENING_VECTOR
+    free = raw_lip_opening(curves)
     wanted = free * (1.0 - close) + CLOSED_OPENING * close
     wanted = wanted * (1.0 - labio) + labio * np.minimum(wanted, LABIODENTAL_OPENING)
-    mouth_close = (free - wanted) / -LIP_OPENING_GAINS["mouthClose"]
+    mouth_close = (free - wanted) / -MOUTH_CLOSE_GAIN
     put("mouthClose", np.clip(mouth_close, 0.0, jaw + 0.05))
     return curves, closure_env

@@ -24,15 +24,14 @@ STOPS = frozenset({"P", "B", "T", "D", "K", "G", "CH", "JH"})
 
 # Articulatory parameters, all in [0, 1]:
 #   jaw      jaw opening
-#   close    lip closure (1 = lips touching)
+#   close    lips held together in pauses (1 = lips touching)
 #   round    lip protrusion/rounding (mouthPucker)
 #   funnel   lips funnelled open (mouthFunnel)
 #   spread   lip corners pulled back (mouthStretch, a little smile)
 #   lower    lower lip pulled down off the teeth (mouthLowerDown)
 #   upper    upper lip raised off the teeth (mouthUpperUp)
-#   labio    lower lip tucked under the upper teeth (f/v)
-#   tongue   tongue tip between the teeth (th)
-PARAMS = ("jaw", "close", "round", "funnel", "spread", "lower", "upper", "labio", "tongue")
+# (The contacts of P B M, F V and TH DH are envelopes in mouth.py, not blended targets.)
+PARAMS = ("jaw", "close", "round", "funnel", "spread", "lower", "upper")
 P = {name: i for i, name in enumerate(PARAMS)}
 
 
@@ -49,44 +48,53 @@ def _t(default_dominance: float, values: dict[str, float], dominance: dict[str, 
     return Target(values, dominance or {}, default_dominance)
 
 
+def _unrounded(values: dict[str, float]) -> Target:
+    """An unrounded vowel: it insists on unrounded lips, which stops rounding spreading across it."""
+    return _t(_V, values, {"round": UNROUNDED_VOWEL_DOMINANCE, "funnel": UNROUNDED_VOWEL_DOMINANCE})
+
+
 # Vowel jaw opening follows openness: low vowels (AA AE AO, the first halves of AW AY) widest.
 # Rounded vowels insist on rounding (dominance 1.5) so it spreads onto preceding consonants.
 _V = 1.0
+UNROUNDED_VOWEL_DOMINANCE = 4.0
 _VOWEL_TARGETS: dict[str, tuple[Target, ...]] = {
-    "AA": (_t(_V, {"jaw": 0.72, "lower": 0.30, "upper": 0.10}),),
-    "AE": (_t(_V, {"jaw": 0.62, "lower": 0.35, "upper": 0.15, "spread": 0.35}),),
-    "AH": (_t(_V, {"jaw": 0.50, "lower": 0.22, "upper": 0.08}),),
+    "AA": (_unrounded({"jaw": 0.72, "lower": 0.30, "upper": 0.10}),),
+    "AE": (_unrounded({"jaw": 0.62, "lower": 0.35, "upper": 0.15, "spread": 0.35}),),
+    "AH": (_unrounded({"jaw": 0.50, "lower": 0.22, "upper": 0.08}),),
     "AO": (_t(_V, {"jaw": 0.62, "lower": 0.20, "round": 0.30, "funnel": 0.35}, {"round": 1.2, "funnel": 1.2}),),
-    "AW": (_t(_V, {"jaw": 0.68, "lower": 0.28, "upper": 0.08}),
+    "AW": (_unrounded({"jaw": 0.68, "lower": 0.28, "upper": 0.08}),
            _t(_V, {"jaw": 0.28, "round": 0.65, "funnel": 0.35}, {"round": 1.5, "funnel": 1.2})),
-    "AY": (_t(_V, {"jaw": 0.68, "lower": 0.28, "upper": 0.10}),
-           _t(_V, {"jaw": 0.25, "spread": 0.45, "lower": 0.10})),
-    "EH": (_t(_V, {"jaw": 0.42, "lower": 0.25, "upper": 0.10, "spread": 0.30}),),
+    "AY": (_unrounded({"jaw": 0.68, "lower": 0.28, "upper": 0.10}),
+           _unrounded({"jaw": 0.25, "spread": 0.45, "lower": 0.10})),
+    "EH": (_unrounded({"jaw": 0.42, "lower": 0.25, "upper": 0.10, "spread": 0.30}),),
     "ER": (_t(_V, {"jaw": 0.28, "round": 0.45, "funnel": 0.35, "upper": 0.10}, {"round": 1.2, "funnel": 1.2}),),
-    "EY": (_t(_V, {"jaw": 0.40, "lower": 0.22, "spread": 0.35}),
-           _t(_V, {"jaw": 0.22, "spread": 0.45, "lower": 0.10})),
-    "IH": (_t(_V, {"jaw": 0.28, "lower": 0.15, "spread": 0.35}),),
-    "IY": (_t(_V, {"jaw": 0.20, "lower": 0.12, "spread": 0.55}),),
+    "EY": (_unrounded({"jaw": 0.40, "lower": 0.22, "spread": 0.35}),
+           _unrounded({"jaw": 0.22, "spread": 0.45, "lower": 0.10})),
+    "IH": (_unrounded({"jaw": 0.28, "lower": 0.15, "spread": 0.35}),),
+    "IY": (_unrounded({"jaw": 0.20, "lower": 0.12, "spread": 0.55}),),
     "OW": (_t(_V, {"jaw": 0.45, "round": 0.55, "funnel": 0.50}, {"round": 1.5, "funnel": 1.5}),
            _t(_V, {"jaw": 0.25, "round": 0.80, "funnel": 0.30}, {"round": 1.5, "funnel": 1.2})),
     "OY": (_t(_V, {"jaw": 0.50, "round": 0.50, "funnel": 0.45}, {"round": 1.5, "funnel": 1.5}),
-           _t(_V, {"jaw": 0.22, "spread": 0.40, "lower": 0.10})),
+           _unrounded({"jaw": 0.22, "spread": 0.40, "lower": 0.10})),
     "UH": (_t(_V, {"jaw": 0.28, "round": 0.60, "funnel": 0.30}, {"round": 1.5, "funnel": 1.2}),),
     "UW": (_t(_V, {"jaw": 0.18, "round": 0.90, "funnel": 0.30}, {"round": 1.8, "funnel": 1.2}),),
 }
 
 # Consonants: a closed-ish jaw with low dominance (the vowels around them set the jaw), and
 # near-zero dominance for rounding so a rounded vowel's rounding is anticipated across them.
+# The contacts of P B M (close), F V (labio) and TH DH (tongue) are not blended: mouth.py imposes
+# them as envelopes over the phone's span, because a weighted mean would stop short of contact
+# and would also leak into the neighbouring vowels.
 _C = 0.35
 _ROUND_FREE = {"round": 0.05, "funnel": 0.05}
 _CONSONANT_TARGETS: dict[str, tuple[Target, ...]] = {
-    "P": (_t(_C, {"jaw": 0.08, "close": 1.0}, {"close": 6.0, "jaw": 0.8, **_ROUND_FREE}),),
-    "B": (_t(_C, {"jaw": 0.08, "close": 1.0}, {"close": 6.0, "jaw": 0.8, **_ROUND_FREE}),),
-    "M": (_t(_C, {"jaw": 0.06, "close": 1.0}, {"close": 6.0, "jaw": 0.8, **_ROUND_FREE}),),
-    "F": (_t(_C, {"jaw": 0.08, "labio": 1.0}, {"labio": 6.0, "jaw": 0.8, **_ROUND_FREE}),),
-    "V": (_t(_C, {"jaw": 0.08, "labio": 1.0}, {"labio": 6.0, "jaw": 0.8, **_ROUND_FREE}),),
-    "TH": (_t(_C, {"jaw": 0.14, "tongue": 0.35, "lower": 0.12}, {"tongue": 5.0, "jaw": 0.6, **_ROUND_FREE}),),
-    "DH": (_t(_C, {"jaw": 0.12, "tongue": 0.25, "lower": 0.10}, {"tongue": 5.0, "jaw": 0.6, **_ROUND_FREE}),),
+    "P": (_t(_C, {"jaw": 0.08}, {"jaw": 0.8, **_ROUND_FREE}),),
+    "B": (_t(_C, {"jaw": 0.08}, {"jaw": 0.8, **_ROUND_FREE}),),
+    "M": (_t(_C, {"jaw": 0.06}, {"jaw": 0.8, **_ROUND_FREE}),),
+    "F": (_t(_C, {"jaw": 0.08}, {"jaw": 2.0, **_ROUND_FREE}),),
+    "V": (_t(_C, {"jaw": 0.08}, {"jaw": 2.0, **_ROUND_FREE}),),
+    "TH": (_t(_C, {"jaw": 0.14, "lower": 0.12}, {"jaw": 0.6, **_ROUND_FREE}),),
+    "DH": (_t(_C, {"jaw": 0.12, "lower": 0.10}, {"jaw": 0.6, **_ROUND_FREE}),),
     "S": (_t(_C, {"jaw": 0.07, "spread": 0.30, "lower": 0.15, "upper": 0.10}, {"jaw": 0.9, "spread": 0.4, **_ROUND_FREE}),),
     "Z": (_t(_C, {"jaw": 0.07, "spread": 0.28, "lower": 0.15, "upper": 0.10}, {"jaw": 0.9, "spread": 0.4, **_ROUND_FREE}),),
     "SH": (_t(_C, {"jaw": 0.09, "round": 0.45, "funnel": 0.55, "upper": 0.15}, {"jaw": 0.8, "round": 0.9, "funnel": 1.2}),),
