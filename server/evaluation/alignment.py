@@ -1,0 +1,171 @@
+"""Forced alignment of a transcript to ARPAbet phones with times, with pocketsphinx.
+
+pocketsphinx's wheel ships a US-English acoustic model and the CMU dictionary, so alignment
+needs no download. Two passes, as pocketsphinx intends: a word-level alignment that inserts
+optional silences between words, then a phone-level pass inside it. Times are pocketsphinx
+frame indices / 100 (its 10 ms frame rate), as pocketsphinx's own TextGrid export does.
+
+The result follows the phone contract of docs/ARCHITECTURE.md: ``(phone, start_s, end_s)``
+spans, contiguous, sorted, covering [0, duration], stress-free ARPAbet plus ``SIL``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+_FRAME_S = 0.01        # pocketsphinx's default frame rate is 100 per second
+_ARPABET = frozenset(
+    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH"
+    .split())
+# pocketsphinx's filler phones: silence, and noises that are not speech sounds.
+_FILLER_TO_PHONE = {"SIL": "SIL", "+BREATH+": "BR", "+NSN+": "SIL", "+SPN+": "SIL", "+NOISE+": "SIL"}
+
+
+class AlignmentError(ValueError):
+    """The transcript cannot be aligned (unknown words, numbers, empty text, or no match)."""
+
+
+@dataclass
+class Alignment:
+    phones: list[tuple[str, float, float]]
+    words: list[tuple[str, float, float]]
+    transcript: str                     # the words that were aligned, normalised
+    score: float                        # sum of the phones' acoustic log scores (higher is better)
+    alternatives_tried: list[str] = field(default_factory=list)
+
+
+def normalise_transcript(text: str) -> list[str]:
+    """Lower-case words of a transcript; punctuation dropped, apostrophes inside words kept."""
+    if re.search(r"\d", text):
+        raise AlignmentError(f"the transcript has digits ({text!r}): spell numbers out as words")
+    words = [w.strip("'") for w in re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split()]
+    words = [w for w in words if w]
+    if not words:
+        raise AlignmentError("the transcript is empty: give the words spoken in the audio")
+    return words
+
+
+_WIDE_BEAMS = {"beam": 1e-64, "wbeam": 1e-44, "pbeam": 1e-64}
+
+
+def _decoder(extra_words: dict[str, str] | None, beams: dict[str, float]):
+    from pocketsphinx import Decoder
+
+    decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **beams)
+    for word, phones in (extra_words or {}).items():
+        decoder.add_word(word.lower(), phones.upper(), True)
+    return decoder
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    if peak == 0.0:
+        raise AlignmentError("the audio is silent; there is nothing to align")
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def _contiguous(spans: list[tuple[str, float, float]], duration: float) -> list[tuple[str, float, float]]:
+    """Fill gaps with SIL, end at ``duration``, merge neighbouring SILs."""
+    out: list[tuple[str, float, float]] = []
+    cursor = 0.0
+    for phone, start, end in spans:
+        start, end = max(start, cursor), min(end, duration)
+        if end <= start:
+            continue
+        if start > cursor + 1e-6:
+            out.append(("SIL", cursor, start))
+        out.append((phone, start, end))
+        cursor = end
+    if cursor < duration - 1e-6:
+        out.append(("SIL", cursor, duration))
+    merged: list[tuple[str, float, float]] = []
+    for span in out:
+        if merged and span[0] == "SIL" and merged[-1][0] == "SIL":
+            merged[-1] = ("SIL", merged[-1][1], span[2])
+        else:
+            merged.append(span)
+    return merged
+
+
+def align(samples: np.ndarray, transcript: str, *, extra_words: dict[str, str] | None = None) -> Alignment:
+    """Align ``transcript`` to 16 kHz mono ``samples``; phones and words with times in seconds.
+
+    ``transcript`` may hold alternatives separated by ``||`` (for a file known to say one of a
+    few sentences); the alternative with the best acoustic score wins. ``extra_words`` adds
+    pronunciations (word -> "ARPABET PHONES") for words the CMU dictionary lacks.
+    """
+    alternatives = [a.strip() for a in transcript.split("||") if a.strip()]
+    if not alternatives:
+        raise AlignmentError("the transcript is empty: give the words spoken in the audio")
+    results, failures = [], []
+    for text in alternatives:
+        try:
+            results.append(_align_one(samples, text, extra_words))
+        except AlignmentError as error:
+            failures.append(error)
+    if not results:
+        raise failures[0]
+    best = max(results, key=lambda r: r.score)
+    best.alternatives_tried = [r.transcript for r in results]
+    return best
+
+
+def _align_one(samples: np.ndarray, text: str, extra_words: dict[str, str] | None) -> Alignment:
+    words = normalise_transcript(text)
+    unknown = [w for w in words if _decoder(extra_words, {}).lookup_word(w) is None]
+    if unknown:
+        raise AlignmentError(
+            f"words not in pocketsphinx's English dictionary: {', '.join(sorted(set(unknown)))}; "
+            "respell them as dictionary words or give their pronunciations (extra_words)")
+    audio = _pcm16(samples)
+    duration = len(samples) / SAMPLE_RATE
+    # The default beams prune the only path through the grammar now and then ("final result
+    # does not match the grammar"); a second try with wide beams costs a little more time.
+    for beams in ({}, _WIDE_BEAMS):
+        found = _run_alignment(_decoder(extra_words, beams), words, audio)
+        if found is not None:
+            break
+    else:
+        raise AlignmentError(f"pocketsphinx found no alignment of {' '.join(words)!r} in the audio; "
+                             "is the transcript what is said?")
+    word_segments, phone_entries = found
+    spans, score = [], 0.0
+    for name, start_frame, frames, phone_score in phone_entries:
+        score += phone_score
+        phone = name if name in _ARPABET else _FILLER_TO_PHONE.get(name, "SIL")
+        spans.append((phone, round(start_frame * _FRAME_S, 3), round((start_frame + frames) * _FRAME_S, 3)))
+    words_out = [(w, s, min(e, duration)) for w, s, e in word_segments
+                 if not w.startswith("<") and not w.startswith("[")]
+    return Alignment(_contiguous(spans, duration), words_out, " ".join(words), score)
+
+
+def _run_alignment(decoder, words: list[str], audio: bytes):
+    """Word pass then phone pass; None when the search loses the grammar's only path."""
+    try:
+        decoder.set_align_text(" ".join(words))
+        decoder.start_utt()
+        decoder.process_raw(audio, full_utt=True)
+        decoder.end_utt()
+        segments = decoder.seg()
+        if segments is None:
+            return None
+        word_segments = [(re.sub(r"\(\d+\)$", "", s.word), s.start_frame * _FRAME_S,
+                          round((s.end_frame + 1) * _FRAME_S, 3)) for s in segments]
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(audio, full_utt=True)
+        decoder.end_utt()
+        result = decoder.get_alignment()
+        if result is None:
+            return None
+        # Copy out now: the entries belong to the decoder. (Never call decoder.hyp() after
+        # the phone pass: pocketsphinx 5.1 crashes on it.)
+        phones = [(e.name.upper(), e.start, e.duration, float(e.score)) for e in result.phones()]
+    except RuntimeError:
+        return None
+    return (word_segments, phones) if phones else None
