@@ -1,0 +1,102 @@
+"""The JSON bodies of the v1 API, as pydantic models (FastAPI serves them in /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.api import limits
+
+
+class _Strict(BaseModel):
+    # Unknown fields are an error (a misspelt "sample" must not silently mean samples=1),
+    # and NaN or infinity never gets past the model.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class KeyIn(_Strict):
+    frame: int = Field(ge=0, description="0-based frame at the request's fps; frame 0 is audio time 0")
+    channel: str = Field(min_length=1, max_length=limits.MAX_CHANNEL_NAME,
+                         description="ARKit channel; any spelling addon.core.arkit.canonical_name accepts "
+                                     "(jawOpen, JawOpen, jaw_open, ...)")
+    value: float = Field(ge=0.0, le=1.0, description="the coefficient the curve must pass through")
+
+
+class ExistingIn(_Strict):
+    channels: list[str] = Field(min_length=1, max_length=64,
+                                description="column names of `frames`: each of the 52 ARKit channels once, any order")
+    frames: list[list[float]] = Field(min_length=1, max_length=limits.MAX_EXISTING_ROWS,
+                                      description="one row per frame of the audio at fps, values in [0, 1]")
+
+
+class RangeIn(_Strict):
+    start: int = Field(ge=0, description="first frame to regenerate")
+    end: int = Field(ge=0, description="last frame to regenerate (inclusive); end >= start")
+
+
+class JobRequest(_Strict):
+    audio: str = Field(min_length=1, max_length=limits.MAX_BODY_BYTES,
+                       description="the bytes of a WAV, FLAC or OGG file, base64 (standard alphabet)")
+    fps: float = Field(default=30.0, ge=limits.MIN_FPS, le=limits.MAX_FPS, description="frame rate of frames in and out")
+    samples: int = Field(default=1, ge=1, le=limits.MAX_SAMPLES, description="how many takes to generate")
+    seed: int | None = Field(default=None, ge=0, le=limits.MAX_SEED,
+                             description="seed of the first take (take i uses the seed in the result); null: random")
+    steps: int | None = Field(default=None, ge=1, le=limits.MAX_STEPS, description="sampler steps; null: the model's default")
+    guidance: float | None = Field(default=None, ge=0.0, le=limits.MAX_GUIDANCE,
+                                   description="audio guidance scale; null: the model's default")
+    keys: list[KeyIn] = Field(default_factory=list, max_length=limits.MAX_KEYS,
+                              description="pins: each take passes through every key")
+    existing: ExistingIn | None = Field(default=None, description="the current curves, needed with `regenerate`")
+    regenerate: RangeIn | None = Field(default=None,
+                                       description="frames to replace; the other frames keep `existing` exactly")
+
+
+JobStatusName = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: JobStatusName
+    frames: int = Field(description="frames per take the result will have")
+
+
+class JobStatus(BaseModel):
+    id: str
+    status: JobStatusName
+    progress: float = Field(ge=0.0, le=1.0)
+    stage: str
+    error: str | None
+    queue_position: int | None = Field(description="jobs ahead of this one while queued, else null")
+    created: float = Field(description="Unix time the job was submitted")
+    started: float | None
+    finished: float | None
+
+
+class Take(BaseModel):
+    seed: int
+    frames: list[list[float]] = Field(description="one row of 52 values per frame, in `channels` order")
+
+
+class JobResult(BaseModel):
+    id: str
+    fps: float
+    channels: list[str]
+    takes: list[Take]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    api: str = "v1"
+    model: str
+    fps: float
+    channels: list[str]
+    device: str
+    queue_length: int = Field(description="jobs queued or running")
+    limits: dict[str, float]
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="what went wrong and what to do about it")
+    field: str | None = Field(default=None, description="the request field at fault, e.g. keys[3].channel")

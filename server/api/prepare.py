@@ -1,0 +1,180 @@
+"""Turn a JobRequest into work for the engine, or a FieldError that names the field to fix.
+
+Everything a client can get wrong is checked here, before the job is queued, so that a
+bad request gets a 4xx at once instead of a job that fails minutes later.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+from addon.core import arkit
+from server.api import limits
+from server.api.models import JobRequest
+from server.audio import Audio, load_audio
+from server.errors import InputError
+from server.timebase import num_frames
+
+
+class FieldError(ValueError):
+    """A request field is wrong; ``str(e)`` says what to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class PreparedJob:
+    audio: Audio
+    fps: float
+    samples: int
+    seed: int
+    steps: int | None
+    guidance: float | None
+    keys: list[tuple[int, str, float]]  # (frame, canonical channel, value)
+    existing: np.ndarray | None  # (frames, 52) float32 in CHANNELS order
+    regenerate: tuple[int, int] | None
+    frames: int
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.audio.duration
+
+    def engine_request(self):
+        from server.engine import GenerationRequest, Key
+
+        return GenerationRequest(
+            audio=self.audio, fps=self.fps, samples=self.samples, seed=self.seed,
+            steps=self.steps, guidance=self.guidance,
+            keys=[Key(frame, channel, value) for frame, channel, value in self.keys],
+            existing=self.existing, regenerate=self.regenerate)
+
+
+def decode_audio(text: str, max_seconds: float) -> Audio:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise FieldError("audio", "not valid base64; send the file's bytes base64-encoded "
+                                  "(standard alphabet, with padding)") from None
+    _check_length_before_decoding(data, max_seconds)
+    try:
+        return load_audio(data, max_duration_s=max_seconds)
+    except InputError as e:
+        message = str(e)
+        raise FieldError("audio", message.removeprefix("audio: ")) from None
+
+
+def _check_length_before_decoding(data: bytes, max_seconds: float) -> None:
+    """Refuse over-long audio while streaming through it, before load_audio holds all of it.
+
+    A few MiB of FLAC or OGG silence can decode to hours of samples; counting frames in
+    blocks keeps the memory of a hostile request bounded by the block size.
+    """
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            limit = int(max_seconds * f.samplerate) + 1
+            seen = 0
+            for block in f.blocks(blocksize=65536, dtype="float32", always_2d=True):
+                seen += block.shape[0]
+                if seen > limit:
+                    raise FieldError("audio", f"longer than the limit of {max_seconds / 60:g} minutes; split it")
+    except FieldError:
+        raise
+    except Exception:
+        return  # undecodable: load_audio gives the message that says so
+
+
+def _channel(name: str, field: str) -> str:
+    canonical = arkit.canonical_name(name)
+    if canonical is None:
+        raise FieldError(field, f"{name!r} is not an ARKit channel name; use one of the 52 names "
+                                "listed by GET /v1/health, e.g. 'jawOpen'")
+    return canonical
+
+
+def _frame_in_audio(frame: int, frames: int, field: str, fps: float, duration: float) -> None:
+    if frame >= frames:
+        raise FieldError(field, f"frame {frame} is past the last frame {frames - 1} of the "
+                                f"{duration:.2f} s audio at {fps:g} fps")
+
+
+def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_SECONDS,
+            seed: int = 0) -> PreparedJob:
+    """Check every field against the audio; ``seed`` is used when the request leaves it null."""
+    audio = decode_audio(request.audio, max_audio_seconds)
+    fps = request.fps
+    frames = num_frames(audio.duration, fps)  # the engine's own count
+
+    keys: list[tuple[int, str, float]] = []
+    seen: dict[tuple[int, str], int] = {}
+    for i, key in enumerate(request.keys):
+        channel = _channel(key.channel, f"keys[{i}].channel")
+        _frame_in_audio(key.frame, frames, f"keys[{i}].frame", fps, audio.duration)
+        if (key.frame, channel) in seen:
+            raise FieldError(f"keys[{i}]", f"pins {channel} at frame {key.frame} like "
+                                           f"keys[{seen[key.frame, channel]}]; send one key per frame and channel")
+        seen[key.frame, channel] = i
+        keys.append((key.frame, channel, float(key.value)))
+
+    existing = None
+    if request.existing is not None:
+        existing = _existing_curves(request, frames, audio.duration)
+
+    regenerate = None
+    if request.regenerate is not None:
+        if existing is None:
+            raise FieldError("regenerate", "needs `existing`: the curves whose other frames are kept")
+        start, end = request.regenerate.start, request.regenerate.end
+        if end < start:
+            raise FieldError("regenerate", f"end {end} is before start {start}; the range is inclusive, "
+                                           "so a one-frame range has end == start")
+        _frame_in_audio(end, frames, "regenerate.end", fps, audio.duration)
+        regenerate = (start, end)
+    elif existing is not None:
+        raise FieldError("existing", "send `regenerate` too (the frames to replace); "
+                                     "without it the existing curves would have no effect")
+
+    return PreparedJob(audio=audio, fps=fps, samples=request.samples,
+                       seed=request.seed if request.seed is not None else seed,
+                       steps=request.steps, guidance=request.guidance, keys=keys,
+                       existing=existing, regenerate=regenerate, frames=frames)
+
+
+def _existing_curves(request: JobRequest, frames: int, duration: float) -> np.ndarray:
+    existing = request.existing
+    columns: list[int] = []
+    named: dict[str, int] = {}
+    for i, name in enumerate(existing.channels):
+        channel = _channel(name, f"existing.channels[{i}]")
+        if channel in named:
+            raise FieldError(f"existing.channels[{i}]", f"{name!r} names {channel} again "
+                                                        f"(already existing.channels[{named[channel]}])")
+        named[channel] = i
+        columns.append(arkit.INDEX[channel])
+    missing = [c for c in arkit.CHANNELS if c not in named]
+    if missing:
+        raise FieldError("existing.channels", f"missing {len(missing)} of the 52 ARKit channels "
+                                              f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); "
+                                              "send every channel")
+    if len(existing.frames) != frames:
+        raise FieldError("existing.frames", f"has {len(existing.frames)} rows but the {duration:.2f} s audio "
+                                            f"is {frames} frames at {request.fps:g} fps; send one row per frame")
+    width = len(columns)
+    for t, row in enumerate(existing.frames):
+        if len(row) != width:
+            raise FieldError(f"existing.frames[{t}]", f"has {len(row)} values; send one per channel ({width})")
+    values = np.asarray(existing.frames, dtype=np.float64)
+    outside = np.argwhere((values < 0.0) | (values > 1.0))
+    if len(outside):
+        t, c = (int(v) for v in outside[0])
+        raise FieldError(f"existing.frames[{t}][{c}]", f"{values[t, c]:g} is outside [0, 1]")
+    curves = np.empty((frames, arkit.NUM_CHANNELS), dtype=np.float32)
+    curves[:, columns] = values
+    return curves
