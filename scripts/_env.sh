@@ -1,0 +1,54 @@
+# Shared set-up for scripts/demo and scripts/test: system packages, then the project venv.
+# Sourced, not run. Idempotent: a second run checks and returns in about a second.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+APT_PACKAGES=(espeak-ng libespeak-ng1 flite festival festvox-kallpc16k sox)
+
+say() { printf '\033[1m[mouthpiece]\033[0m %s\n' "$*" >&2; }
+
+ensure_apt() {
+    local missing=()
+    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing system packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq || $sudo apt-get -o Acquire::Check-Valid-Until=false update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+find_python311() {
+    for c in python3.11 "$HOME/.pyenv/versions/3.11"*/bin/python3.11 python3; do
+        if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 10))'; then
+            command -v "$c"; return 0
+        fi
+    done
+    say "Python 3.10 or newer is needed (3.11 recommended)"; return 1
+}
+
+ensure_venv() {
+    local stamp="$VENV/.mouthpiece-installed"
+    if [ -f "$stamp" ] && [ "$stamp" -nt "$ROOT/pyproject.toml" ]; then return 0; fi
+    if [ ! -x "$PY" ]; then
+        say "creating $VENV"
+        "$(find_python311)" -m venv "$VENV"
+    fi
+    "$PY" -m pip install -q --upgrade pip >/dev/null
+    if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
+        # The CPU build: an unpinned torch would pull a multi-GB CUDA build. With a GPU, install
+        # your CUDA build of torch into .venv first and this step keeps it.
+        say "installing torch (CPU build)"
+        "$PY" -m pip install -q "torch==2.13.0" || "$PY" -m pip install -q "torch>=2.4,<2.15" \
+            --index-url https://download.pytorch.org/whl/cpu
+    fi
+    say "installing Mouthpiece and its dependencies into .venv"
+    "$PY" -m pip install -q -e "$ROOT[test]"
+    touch "$stamp"
+}
+
+setup_all() {
+    ensure_apt "${APT_PACKAGES[@]}"
+    ensure_venv
+}

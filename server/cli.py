@@ -1,0 +1,178 @@
+"""The `mouthpiece` command: generate, info, serve, train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+
+
+def _progress_printer(enabled: bool):
+    """A one-line progress bar on stderr."""
+    state = {"last": -1}
+
+    def show(fraction: float, stage: str):
+        if not enabled:
+            return
+        pct = int(fraction * 100)
+        if pct == state["last"]:
+            return
+        state["last"] = pct
+        filled = pct // 4
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (25 - filled)}] {pct:3d}% {stage:<28}")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    try:
+        a, b = text.split(":")
+        return int(a), int(b)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--range {text!r}: expected START:END, e.g. 30:90") from None
+
+
+def _read_keys(path):
+    from server.engine import Key
+    from server.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise InputError(f"--keyframes: {path} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"--keyframes: {path} is not valid JSON ({e})") from None
+    if not isinstance(data, list):
+        raise InputError(f"--keyframes: {path} must hold a list of {{\"frame\", \"channel\", \"value\"}}")
+    keys = []
+    for i, k in enumerate(data):
+        if not isinstance(k, dict) or not {"frame", "channel", "value"} <= set(k):
+            raise InputError(f"--keyframes: item {i} of {path} needs 'frame', 'channel' and 'value'")
+        keys.append(Key(frame=k["frame"], channel=k["channel"], value=k["value"]))
+    return keys
+
+
+def cmd_generate(args) -> int:
+    import numpy as np
+
+    from addon.core.curvefile import CurveTake, read_any, write_csv
+    from server.audio import load_audio
+    from server.engine import Engine, GenerationRequest
+
+    audio = load_audio(args.audio)
+    existing = regenerate = None
+    if args.edit or args.range:
+        if not (args.edit and args.range):
+            raise SystemExit("mouthpiece generate: --edit and --range go together (--edit PREV.csv --range START:END)")
+        take = read_any(args.edit, fps=args.fps)
+        existing = np.asarray(take.frames, np.float32)
+        regenerate = args.range
+    keys = _read_keys(args.keyframes) if args.keyframes else []
+    engine = Engine.from_checkpoint(args.checkpoint, device=args.device)
+    show = _progress_printer(not args.quiet and audio.duration > 0)
+    request = GenerationRequest(audio=audio, fps=args.fps, samples=args.samples, seed=args.seed, steps=args.steps,
+                                guidance=args.guidance, keys=keys, existing=existing, regenerate=regenerate)
+    result = engine.generate(request, progress=show, cancel=threading.Event())
+    out = args.output
+    stem, ext = os.path.splitext(out)
+    paths = [out] if result.takes.shape[0] == 1 else [f"{stem}.{i}{ext or '.csv'}" for i in range(result.takes.shape[0])]
+    for path, take, seed in zip(paths, result.takes, result.seeds):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        write_csv(path, CurveTake(fps=result.fps, frames=take.tolist()))
+        print(f"wrote {path} ({take.shape[0]} frames at {result.fps:g} fps, seed {seed})")
+    if not args.quiet:
+        print(f"{audio.duration:.2f} s of audio in {result.seconds:.2f} s ({result.steps} steps, "
+              f"guidance {result.guidance:g})", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args) -> int:
+    import torch
+
+    from server import __version__
+    from server.engine import Engine
+
+    print(f"mouthpiece {__version__}; torch {torch.__version__}; "
+          f"device: {'cuda (' + torch.cuda.get_device_name(0) + ')' if torch.cuda.is_available() else 'cpu'}")
+    engine = Engine.from_checkpoint(args.checkpoint, device=args.device)
+    info = engine.info()
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from server.training.config import load_config
+    from server.training.train import train
+
+    overrides = {}
+    if args.minutes is not None:
+        overrides.setdefault("train", {})["time_budget_minutes"] = args.minutes
+    if args.corpus:
+        overrides.setdefault("data", {})["corpus"] = args.corpus
+    cfg = load_config(args.config, overrides)
+    out = train(cfg, args.run)
+    print(f"checkpoint: {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mouthpiece", description="Speech-driven ARKit facial animation.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="audio -> ARKit curves CSV")
+    g.add_argument("audio", help="WAV, FLAC or OGG file")
+    g.add_argument("-o", "--output", required=True, help="output CSV (with --samples N: OUT.0.csv ...)")
+    g.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    g.add_argument("--samples", type=int, default=1, help="number of takes")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
+    g.add_argument("--guidance", type=float, default=None, help="audio guidance scale (default: the model's)")
+    g.add_argument("--keyframes", help='JSON list of {"frame", "channel", "value"} to meet exactly')
+    g.add_argument("--edit", help="previous take (CSV) to edit")
+    g.add_argument("--range", type=_parse_range, help="START:END frames of --edit to regenerate (inclusive)")
+    g.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
+    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    g.add_argument("-q", "--quiet", action="store_true")
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("info", help="the model, its training data and the device")
+    i.add_argument("--checkpoint")
+    i.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    i.set_defaults(func=cmd_info)
+
+    t = sub.add_parser("train", help="train a model (see scripts/train)")
+    t.add_argument("--config", help="TOML config over the defaults")
+    t.add_argument("--run", default="runs/default", help="run directory (resumed if it exists)")
+    t.add_argument("--corpus", help="corpus directory (overrides the config)")
+    t.add_argument("--minutes", type=float, help="time budget (overrides the config)")
+    t.set_defaults(func=cmd_train)
+
+    try:
+        from server.api import add_serve_arguments, serve_main
+    except ImportError:
+        pass
+    else:
+        s = sub.add_parser("serve", help="run the local HTTP sidecar for the Blender add-on")
+        add_serve_arguments(s)
+        s.set_defaults(func=serve_main)
+    return p
+
+
+def main(argv=None) -> int:
+    from server.errors import MouthpieceError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except MouthpieceError as e:
+        print(f"mouthpiece: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nmouthpiece: cancelled", file=sys.stderr)
+        return 130

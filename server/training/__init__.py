@@ -1,0 +1,1 @@
+"""Training: corpus -> (log-mel, teacher curves) streams -> the diffusion model, with EMA and resume."""

@@ -1,0 +1,156 @@
+"""Training data: corpus items become one long stream of (features, curves) to crop from.
+
+Every rendering (clean or augmented) of a corpus item is turned once into its encoder
+features and teacher curves (a fresh random teacher style per rendering), cached on disk
+so a restarted run does not redo it. The items are then concatenated in a shuffled order
+(each begins and ends in silence, where the teacher rests the mouth), and batches are random
+crops of that stream. Crops start on frames where curve and feature grids coincide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from server.audio import load_audio
+from server.teacher import Style, loudness_envelope, teacher_curves
+
+
+@dataclass
+class Stream:
+    features: torch.Tensor  # (C, T_feat) float16
+    curves: torch.Tensor  # (T, 52) float32 at fps
+    fps: float
+    feature_rate: float
+    seconds: float
+    items: int
+
+    @property
+    def frames(self) -> int:
+        return self.curves.shape[0]
+
+
+def read_manifest(corpus_dir, split: str | None = "train") -> list[dict]:
+    path = Path(corpus_dir) / "manifest.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: build a corpus with scripts/make_corpus first")
+    items = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by an interrupted build
+        if "id" not in item:
+            continue
+        if split is None or item.get("split", "train") == split:
+            items.append(item)
+    return items
+
+
+def item_phones(corpus_dir, item: dict) -> tuple[list, float]:
+    meta = item if "phones" in item else json.loads((Path(corpus_dir) / "items" / f"{item['id']}.json").read_text())
+    return [tuple(p) for p in meta["phones"]], float(meta.get("duration", 0.0))
+
+
+def _cache_key(item_id: str, encoder_config: dict, fps: float, style_seed: int) -> str:
+    blob = json.dumps([item_id, encoder_config, fps, style_seed], sort_keys=True).encode()
+    return hashlib.sha1(blob).hexdigest()[:16]
+
+
+def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, cache_dir: Path | None):
+    """(features (C, T_feat) float16, curves (T, 52) float32) for one rendering."""
+    key = _cache_key(item["id"], encoder.config(), fps, style_seed)
+    cached = cache_dir / f"{key}.npz" if cache_dir else None
+    if cached is not None and cached.is_file():
+        try:
+            with np.load(cached) as z:
+                return z["features"], z["curves"]
+        except (OSError, ValueError, KeyError):
+            pass
+    wav = Path(corpus_dir) / "items" / f"{item['id']}.wav"
+    audio = load_audio(str(wav))
+    phones, duration = item_phones(corpus_dir, item)
+    duration = duration or audio.duration
+    rng = np.random.default_rng(style_seed)
+    loud = loudness_envelope(audio.samples, fps)
+    curves = teacher_curves(phones, duration, fps=fps, loudness=loud, style=Style.random(rng), seed=style_seed)
+    feats = encoder.features(audio.samples).numpy().astype(np.float16)
+    # Trim both to the same duration on their own grids.
+    n_frames = min(curves.shape[0], int(math.floor(feats.shape[1] / encoder.feature_rate * fps)))
+    curves = curves[:n_frames].astype(np.float32)
+    feats = feats[:, : int(math.ceil(n_frames * encoder.feature_rate / fps))]
+    if cached is not None:
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, features=feats, curves=curves)
+        os.replace(tmp, cached)
+    return feats, curves
+
+
+def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train", seed: int = 0,
+                 cache_dir=None, progress=None, limit: int | None = None) -> Stream:
+    """Prepare every rendering of a split and concatenate them in a seeded random order."""
+    items = read_manifest(corpus_dir, split)
+    if limit:
+        items = items[:limit]
+    if not items:
+        raise ValueError(f"no '{split}' items in {corpus_dir}")
+    cache_dir = Path(cache_dir) if cache_dir else None
+    if cache_dir:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    # A whole number of feature frames per curve frame-group keeps crops aligned on both grids.
+    ratio = encoder.feature_rate / fps
+    group = _alignment_group(ratio)
+    order = np.random.default_rng(seed).permutation(len(items))
+    feats, curves, seconds = [], [], 0.0
+    for n, i in enumerate(order):
+        item = items[i]
+        style_seed = int(hashlib.sha1(f"{item['id']}:{seed}".encode()).hexdigest()[:8], 16)
+        f, c = prepare_item(corpus_dir, item, encoder, fps, style_seed, cache_dir)
+        usable = (c.shape[0] // group) * group
+        if usable == 0:
+            continue
+        curves.append(c[:usable])
+        feats.append(f[:, : int(round(usable * ratio))])
+        need = int(round(usable * ratio)) - feats[-1].shape[1]
+        if need > 0:  # the last feature frames of an item may be missing by rounding
+            feats[-1] = np.pad(feats[-1], ((0, 0), (0, need)), mode="edge")
+        seconds += usable / fps
+        if progress:
+            progress(n + 1, len(items))
+    return Stream(features=torch.from_numpy(np.concatenate(feats, axis=1)),
+                  curves=torch.from_numpy(np.concatenate(curves, axis=0)), fps=fps,
+                  feature_rate=encoder.feature_rate, seconds=seconds, items=len(curves))
+
+
+def _alignment_group(ratio: float) -> int:
+    """Smallest number of curve frames that spans a whole number of feature frames."""
+    for g in range(1, 101):
+        if abs(g * ratio - round(g * ratio)) < 1e-6:
+            return g
+    raise ValueError(f"feature rate / fps = {ratio} has no small common grid")
+
+
+def random_batch(stream: Stream, batch: int, crop_frames: int, generator: torch.Generator):
+    """(features (B, C, F), curves (B, 52, T)) random crops of the stream."""
+    ratio = stream.feature_rate / stream.fps
+    group = _alignment_group(ratio)
+    crop_frames = (crop_frames // group) * group
+    n_starts = (stream.frames - crop_frames) // group
+    if n_starts <= 0:
+        raise ValueError(f"the corpus ({stream.frames} frames) is shorter than one crop ({crop_frames} frames)")
+    starts = torch.randint(0, n_starts, (batch,), generator=generator) * group
+    f_len = int(round(crop_frames * ratio))
+    feats = torch.stack([stream.features[:, int(round(s * ratio)): int(round(s * ratio)) + f_len] for s in starts.tolist()])
+    curves = torch.stack([stream.curves[s:s + crop_frames] for s in starts.tolist()])
+    return feats.float(), curves.transpose(1, 2).contiguous()

@@ -1,0 +1,193 @@
+"""The training loop: x0-prediction diffusion with random inpainting masks and audio dropout.
+
+Resumable (``<run>/state.pt`` every few minutes and at the end), EMA weights exported as a
+Mouthpiece checkpoint (``<run>/model``), a progress bar with the loss, a wall-clock budget,
+and DDP when launched by ``torchrun`` (each rank draws its own crops; rank 0 saves).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from server.checkpoint import save_checkpoint
+from server.diffusion.masks import random_mask, speech_channel_mask
+from server.diffusion.schedule import add_noise, alpha_bar
+from server.engine import to_model_space
+from server.evaluation.lip_opening import LIP_OPENING_NEUTRAL, gain_vector
+from server.model import MouthpieceModel
+from server.training.data import build_stream, random_batch
+
+
+def _dist():
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, speech_mask, fps):
+    """One batch's loss. curves: (B, 52, T) in [0, 1]."""
+    b, c, T = curves.shape
+    x0 = to_model_space(curves)
+    audio = model.encoder(feats, T, fps)
+    k = int(cfg_train["noise_levels_per_crop"])
+    x0, audio = x0.repeat(k, 1, 1), audio.repeat(k, 1, 1)
+    curves = curves.repeat(k, 1, 1)
+    t = t.repeat(k) if t.numel() == b else t
+    noise = torch.randn(x0.shape, generator=generator)
+    x_t = add_noise(x0, noise, t, ab)
+    mask = torch.stack([random_mask(T, generator) for _ in range(x0.shape[0])])
+    keep = torch.rand(x0.shape[0], generator=generator) >= cfg_train["audio_drop"]
+    pred = model.denoiser(x_t, t, audio, x0, mask, audio_keep=keep)
+    # Known values are imposed at sampling, so the loss counts only what the model must generate.
+    free = 1.0 - mask
+    w = 1.0 + (cfg_train["weight_speech"] - 1.0) * speech_mask[None, :, None]
+    loss_x0 = ((pred - x0) ** 2 * w * free).sum() / (w * free).sum().clamp(min=1.0)
+    vel_p, vel_t = pred.diff(dim=-1), x0.diff(dim=-1)
+    loss_vel = ((vel_p - vel_t) ** 2 * w[..., :1] * free[..., 1:]).mean()
+    v_pred = (pred + 1) / 2
+    open_pred = LIP_OPENING_NEUTRAL + torch.einsum("bct,c->bt", v_pred, lip_gains)
+    open_true = LIP_OPENING_NEUTRAL + torch.einsum("bct,c->bt", curves, lip_gains)
+    loss_open = F.mse_loss(open_pred.clamp(min=0), open_true.clamp(min=0))
+    total = (loss_x0 + cfg_train["weight_velocity"] * loss_vel + cfg_train["weight_lip_opening"] * loss_open)
+    return total, {"x0": loss_x0.item(), "vel": loss_vel.item(), "open": loss_open.item()}
+
+
+def _lr(step, cfg):
+    warm = cfg["warmup_steps"]
+    if step < warm:
+        return cfg["lr"] * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, cfg["max_steps"] - warm))
+    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * progress))
+
+
+def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
+    """Train (or resume) a run; returns the exported checkpoint directory."""
+    from tqdm import tqdm
+
+    rank, world = _dist()
+    tc = cfg["train"]
+    torch.set_num_threads(int(tc["threads"]))
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed = int(tc["seed"]) + 1000 * rank
+    torch.manual_seed(seed)
+    model = MouthpieceModel.from_config(cfg["features"], cfg["denoiser"])
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tc["lr"], weight_decay=1e-4)
+    state_file = run_dir / "state.pt"
+    step, elapsed_before = 0, 0.0
+    generator = torch.Generator().manual_seed(seed)
+    if state_file.is_file():
+        state = torch.load(state_file, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed_before = state["step"], state.get("elapsed", 0.0)
+        generator.set_state(state["generator"])
+        if not quiet and rank == 0:
+            print(f"resuming {run_dir} at step {step} ({elapsed_before / 60:.1f} min trained)", flush=True)
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(model)
+    data = cfg["data"]
+    bar = None if quiet else tqdm(desc="preparing data", unit="item", disable=rank != 0)
+
+    def on_item(n, total):
+        if bar is not None:
+            bar.total = total
+            bar.update(n - bar.n)
+
+    stream = build_stream(data["corpus"], model.encoder, fps=cfg["fps"], split=data["split"], seed=int(tc["seed"]),
+                          cache_dir=data.get("cache") or None, progress=on_item, limit=int(data.get("limit") or 0))
+    if bar is not None:
+        bar.close()
+    summary = {"corpus": str(data["corpus"]), "split": data["split"], "hours": round(stream.seconds / 3600, 3),
+               "renderings": stream.items}
+    if not quiet and rank == 0:
+        print(f"training data: {stream.seconds / 3600:.2f} h in {stream.items} renderings", flush=True)
+    ab = alpha_bar()
+    lip_gains = torch.tensor(gain_vector(), dtype=torch.float32)
+    speech_mask = speech_channel_mask()
+    crop = int(round(tc["crop_seconds"] * cfg["fps"]))
+    budget = float(tc["time_budget_minutes"]) * 60
+    started = time.time()
+    last_save = started
+    stop = {"now": False}
+
+    def on_signal(signum, frame):
+        stop["now"] = True
+
+    old_handler = signal.signal(signal.SIGINT, on_signal) if rank == 0 else None
+    bar = None if quiet else tqdm(total=int(tc["max_steps"]), initial=step, desc="training", unit="step",
+                                  disable=rank != 0)
+    log = open(run_dir / "log.jsonl", "a") if rank == 0 else None
+    running = None
+    model.train()
+    try:
+        while step < tc["max_steps"]:
+            elapsed = elapsed_before + time.time() - started
+            if elapsed >= budget or stop["now"] or (stop_flag is not None and stop_flag()):
+                break
+            for group in opt.param_groups:
+                group["lr"] = _lr(step, tc)
+            feats, curves = random_batch(stream, int(tc["batch"]), crop, generator)
+            t = torch.randint(0, len(ab), (feats.shape[0] * int(tc["noise_levels_per_crop"]),), generator=generator)
+            loss, parts = training_loss(train_model.module if world > 1 else model, feats, curves, t, generator,
+                                        tc, ab, lip_gains, speech_mask, float(cfg["fps"]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            decay = min(float(tc["ema_decay"]), (1 + step) / (10 + step))
+            with torch.no_grad():
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - decay)
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{running:.4f}", open=f"{parts['open']:.4f}")
+            if log is not None and step % int(tc["log_every"]) == 0:
+                log.write(json.dumps({"step": step, "loss": running, **parts,
+                                      "minutes": round((elapsed_before + time.time() - started) / 60, 2)}) + "\n")
+                log.flush()
+            if rank == 0 and time.time() - last_save > tc["checkpoint_minutes"] * 60:
+                _save_state(state_file, model, ema, opt, step, elapsed_before + time.time() - started, generator)
+                last_save = time.time()
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+        if bar is not None:
+            bar.close()
+        if log is not None:
+            log.close()
+    total_elapsed = elapsed_before + time.time() - started
+    out = run_dir / "model"
+    if rank == 0:
+        _save_state(state_file, model, ema, opt, step, total_elapsed, generator)
+        summary.update({"steps": step, "minutes": round(total_elapsed / 60, 1), "world_size": world,
+                        "final_loss": running})
+        save_checkpoint(out, ema, name=cfg["name"], fps=float(cfg["fps"]), defaults=cfg["defaults"],
+                        training=summary)
+    return out
+
+
+def _save_state(path, model, ema, opt, step, elapsed, generator):
+    tmp = Path(str(path) + ".tmp")
+    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                "elapsed": elapsed, "generator": generator.get_state()}, tmp)
+    os.replace(tmp, path)

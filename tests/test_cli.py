@@ -1,0 +1,72 @@
+"""The `mouthpiece` command end to end, as a subprocess on real audio."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from addon.core.curvefile import read_csv
+from tests.conftest import ROOT
+
+
+def run(*args, check=True):
+    p = subprocess.run([sys.executable, "-m", "server", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(p.stderr)
+    return p
+
+
+def test_generate_samples_keys_and_edit(tiny_checkpoint, speech_wav, tmp_path):
+    out = tmp_path / "take.csv"
+    run("generate", speech_wav, "-o", out, "--checkpoint", tiny_checkpoint, "--samples", "3", "--fps", "24",
+        "--seed", "4", "--steps", "6", "--guidance", "2")
+    takes = [read_csv(tmp_path / f"take.{i}.csv", fps=24) for i in range(3)]
+    assert len({t.num_frames for t in takes}) == 1 and takes[0].frames != takes[1].frames
+
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps([{"frame": 12, "channel": "JawOpen", "value": 0.75},
+                                {"frame": 30, "channel": "mouthFunnel", "value": 0.5}]))
+    pinned = tmp_path / "pinned.csv"
+    run("generate", speech_wav, "-o", pinned, "--checkpoint", tiny_checkpoint, "--keyframes", keys)
+    t = read_csv(pinned)
+    assert abs(t.column("jawOpen")[12] - 0.75) <= 1e-4 and abs(t.column("mouthFunnel")[30] - 0.5) <= 1e-4
+
+    edited = tmp_path / "edited.csv"
+    p = run("generate", speech_wav, "-o", edited, "--checkpoint", tiny_checkpoint, "--edit", pinned,
+            "--range", "20:45", "--seed", "9")
+    a, b = np.array(t.frames), np.array(read_csv(edited).frames)
+    assert np.abs(a[:20] - b[:20]).max() <= 1e-6 and np.abs(a[46:] - b[46:]).max() <= 1e-6
+    assert np.abs(a[20:46] - b[20:46]).max() > 1e-3
+    assert "100%" in p.stderr  # the progress bar
+
+
+def test_no_installed_model_says_how_to_train(speech_wav, tmp_path):
+    from server.checkpoint import DEFAULT_CHECKPOINT
+
+    if (DEFAULT_CHECKPOINT / "config.json").is_file():
+        pytest.skip("a default model is installed")
+    p = run("generate", speech_wav, "-o", tmp_path / "x.csv", check=False)
+    assert p.returncode == 2 and "no model is installed" in p.stderr and "scripts/train" in p.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--range", "3:9"], "--edit and --range go together"),
+    (["--keyframes", "/nonexistent.json"], "does not exist"),
+])
+def test_bad_arguments(tiny_checkpoint, speech_wav, tmp_path, args, message):
+    p = run("generate", speech_wav, "-o", tmp_path / "x.csv", "--checkpoint", tiny_checkpoint, *args, check=False)
+    assert p.returncode != 0 and message in p.stderr
+
+
+def test_bad_audio_is_a_clear_error(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    p = run("generate", bad, "-o", tmp_path / "x.csv", "--checkpoint", tiny_checkpoint, check=False)
+    assert p.returncode == 2 and "cannot decode" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_info(tiny_checkpoint):
+    p = run("info", "--checkpoint", tiny_checkpoint)
+    assert "device: cpu" in p.stdout and '"model": "tiny-test"' in p.stdout and '"hours"' in p.stdout
