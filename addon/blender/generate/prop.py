@@ -1,0 +1,40 @@
+"""Per-scene generation settings (saved with the .blend)."""
+
+import bpy
+
+from ...core.keyreduce import DEFAULT_TOLERANCE
+
+
+class MouthpieceSceneSettings(bpy.types.PropertyGroup):
+    audio_source: bpy.props.EnumProperty(
+        name="Audio",
+        items=(("MIX", "Mix", "Mix down every sound strip heard in the frame range"),
+               ("STRIP", "One Strip", "Use a single sound strip")),
+        default="MIX",
+    )
+    audio_strip: bpy.props.StringProperty(name="Strip", description="The sound strip to use")
+    use_pins: bpy.props.BoolProperty(
+        name="Keep Keys as Pins", default=True,
+        description="Your own keys on mapped channels inside the range are met exactly and kept "
+                    "(keys Mouthpiece wrote, shown as Generated keys, are replaced)",
+    )
+    key_mode: bpy.props.EnumProperty(
+        name="Keys",
+        items=(("REDUCED", "Reduced", "Fewer Bezier keys, within the tolerance of the generated curve"),
+               ("EVERY_FRAME", "Every Frame", "A key on every frame")),
+        default="REDUCED",
+    )
+    tolerance: bpy.props.FloatProperty(
+        name="Tolerance", default=DEFAULT_TOLERANCE, min=0.0, soft_min=0.001, max=0.2, precision=3,
+        description="Largest difference between the keyed curve and the generated one, at any frame",
+    )
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same result")
+    use_random_seed: bpy.props.BoolProperty(name="Random Seed", default=False,
+                                            description="A new seed each time (the take records it)")
+    steps: bpy.props.IntProperty(name="Steps", default=0, min=0, max=200,
+                                 description="Sampler steps; 0: the add-on preference")
+    guidance: bpy.props.FloatProperty(name="Guidance", default=0.0, min=0.0, max=10.0,
+                                      description="Audio guidance; 0: the add-on preference")
+    takes: bpy.props.IntProperty(name="Takes", default=0, min=0, max=16,
+                                 description="How many takes Variations makes; 0: the add-on preference")
+    show_options: bpy.props.BoolProperty(name="Options", default=False)

@@ -1,0 +1,75 @@
+"""The Generate sub-panel: the actions, their options, and the running job's progress."""
+
+import bpy
+
+from .. import compat
+from . import data
+from .job import scene_range
+
+
+class MOUTHPIECE_PT_generate(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mouthpiece"
+    bl_label = "Generate"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        scene = context.scene
+        settings = scene.mouthpiece
+        if data.ACTIVE.running:
+            progress, stage, what = data.ACTIVE.status()
+            box = layout.box()
+            box.label(text=f"{what.capitalize()}...", icon="SORTTIME")
+            row = box.row(align=True)
+            if hasattr(row, "progress"):
+                row.progress(factor=progress, type="BAR", text=f"{stage} ({progress:.0%})")
+            else:
+                row.label(text=f"{stage} ({progress:.0%})")
+            row.operator("mouthpiece.cancel", text="", icon="X")
+            box.label(text="Esc cancels; nothing changes until it finishes", icon="INFO")
+        start, end = scene_range(scene)
+        col = layout.column(align=True)
+        col.enabled = not data.ACTIVE.running
+        row = col.row(align=True)
+        row.scale_y = 1.5
+        row.operator("mouthpiece.generate", icon="PLAY_SOUND")
+        col.label(text=f"Frames {start}-{end}" + (" (preview range)" if scene.use_preview_range else ""))
+        row = col.row(align=True)
+        row.operator("mouthpiece.pin_pose", icon="PINNED")
+        row.operator("mouthpiece.inbetween", icon="IPO_BEZIER")
+        col.operator("mouthpiece.regenerate_range", icon="FILE_REFRESH")
+
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        col = layout.column()
+        col.prop(settings, "audio_source", expand=True)
+        if settings.audio_source == "STRIP":
+            editor = scene.sequence_editor
+            if editor is not None:
+                collection = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
+                col.prop_search(settings, "audio_strip", editor, collection, icon="SOUND")
+            else:
+                col.label(text="No sequencer strips", icon="ERROR")
+        elif not any(s.type == "SOUND" for s in compat.sequencer_strips(scene)):
+            col.label(text="Add a sound strip in the Video Sequencer", icon="ERROR")
+        col.prop(settings, "use_pins")
+        col.prop(settings, "key_mode", expand=True)
+        sub = col.column()
+        sub.active = settings.key_mode == "REDUCED"
+        sub.prop(settings, "tolerance")
+        header, panel = layout.panel("mouthpiece_generate_options", default_closed=True) \
+            if hasattr(layout, "panel") else (None, None)
+        if header is not None:
+            header.label(text="Sampling")
+            target = panel
+        else:
+            target = layout.column()
+        if target is not None:
+            target.prop(settings, "use_random_seed")
+            sub = target.column()
+            sub.active = not settings.use_random_seed
+            sub.prop(settings, "seed")
+            target.prop(settings, "steps")
+            target.prop(settings, "guidance")

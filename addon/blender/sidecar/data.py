@@ -1,0 +1,126 @@
+"""The sidecar connection: where it is, the process the add-on started, and the cached health
+the panel draws (the panel never makes a network call itself)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from ...core import client
+from ...core.client import Endpoint, LocalSidecar, SidecarClient, SidecarError
+from ..prefs import ConnectionSettings
+
+
+@dataclass
+class Health:
+    state: str = "unknown"   # unknown | starting | connected | down | error
+    message: str = ""
+    model: str = ""
+    fps: float = 0.0
+    device: str = ""
+    version: str = ""
+    url: str = ""
+    source: str = ""
+    checked: float = 0.0
+
+
+class Sidecar:
+    """One per Blender session. Thread-safe: jobs connect from worker threads."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self.local: LocalSidecar | None = None
+        self.endpoint: Endpoint | None = None
+        self.health = Health()
+
+    def _set_health(self, **changes) -> None:
+        with self._lock:
+            for k, v in changes.items():
+                setattr(self.health, k, v)
+            self.health.checked = time.time()
+
+    @property
+    def started_here(self) -> bool:
+        return self.local is not None and self.local.running
+
+    def connect(self, settings: ConnectionSettings, start: bool = True, cancel_requested=None) -> SidecarClient:
+        """A client for a sidecar that answers health, starting one if allowed and needed."""
+        with self._lock:
+            endpoint = None
+            if settings.mode == "URL" or client.endpoint_from_environment():
+                endpoint = client.discover(settings.url, settings.token)
+            elif self.started_here:
+                endpoint = self.local.poll_ready() or None
+            if endpoint is None and settings.mode != "URL":
+                endpoint = client.discover("", "")  # a `mouthpiece serve` already running
+        if endpoint is not None:
+            return self._check(endpoint)
+        if settings.mode == "URL":
+            raise SidecarError("No sidecar URL is set: fill in the URL in the add-on preferences or set MOUTHPIECE_URL")
+        if not start:
+            self._set_health(state="down", message="Not running", url="", source="")
+            raise SidecarError("The sidecar is not running; press Start")
+        endpoint = self._start(settings, cancel_requested)
+        return self._check(endpoint)
+
+    def _start(self, settings: ConnectionSettings, cancel_requested=None) -> Endpoint:
+        with self._lock:
+            if not self.started_here:
+                if not settings.command:
+                    raise SidecarError(
+                        "Cannot start the sidecar: set the Mouthpiece Python (or a command) in the add-on preferences")
+                log_path = os.path.join(tempfile.gettempdir(), f"mouthpiece-sidecar-{os.getpid()}.log")
+                self.local = LocalSidecar(settings.command, cwd=settings.cwd or None, log_path=log_path)
+                self.local.start()
+            local = self.local
+        self._set_health(state="starting", message="Loading the model...", url="", source="started")
+        deadline = time.monotonic() + settings.startup_timeout
+        try:
+            while True:
+                endpoint = local.poll_ready()
+                if endpoint is not None:
+                    return endpoint
+                if cancel_requested is not None and cancel_requested():
+                    raise client.JobCancelled("cancelled while the sidecar was starting")
+                if time.monotonic() > deadline:
+                    local.stop()
+                    raise SidecarError(
+                        f"The sidecar did not become ready within {settings.startup_timeout:.0f} s "
+                        f"({settings.describe_command()}).{local.log_hint()}")
+                time.sleep(0.1)
+        except SidecarError as exc:
+            if not isinstance(exc, client.JobCancelled):
+                self._set_health(state="error", message=str(exc))
+            raise
+
+    def _check(self, endpoint: Endpoint) -> SidecarClient:
+        c = SidecarClient(endpoint)
+        try:
+            info = c.health()
+        except SidecarError as exc:
+            self._set_health(state="down", message=str(exc), url=endpoint.url, source=endpoint.source)
+            raise
+        with self._lock:
+            self.endpoint = endpoint
+        self._set_health(state="connected", message="", model=str(info.get("model", "")),
+                         fps=float(info.get("fps", 0.0) or 0.0), device=str(info.get("device", "")),
+                         version=str(info.get("version", "")), url=endpoint.url, source=endpoint.source)
+        return c
+
+    def stop(self) -> bool:
+        """Stop the sidecar this add-on started; False when there was none."""
+        with self._lock:
+            local, self.local = self.local, None
+            if self.endpoint is not None and self.endpoint.source == "started":
+                self.endpoint = None
+        if local is None:
+            return False
+        local.stop()
+        self._set_health(state="down", message="Stopped", url="", source="")
+        return True
+
+
+SIDECAR = Sidecar()

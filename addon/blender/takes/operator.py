@@ -1,0 +1,225 @@
+"""Variations: N takes of the range, each kept as an Action so that previewing one is a single
+click (the take's Action is assigned to the shape keys), applying one copies its keys over the
+range into the original animation, and the rest are deleted."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import compat, curves, prefs
+from ..generate.job import PlanError, take_values, target_key, write_take
+from ..generate.operator import JobOperator
+from ..rig import data as rig
+
+
+def _settings(context):
+    obj = context.active_object
+    return obj.mouthpiece if obj is not None and hasattr(obj, "mouthpiece") else None
+
+
+def discard_takes(obj, key) -> None:
+    """Delete every take's Action and go back to the original animation."""
+    settings = obj.mouthpiece
+    if settings.previewing >= 0:
+        compat.assign_action(key, settings.takes_original) if settings.takes_original else _unassign(key)
+    for take in settings.takes:
+        if take.action is not None:
+            bpy.data.actions.remove(take.action)
+    settings.takes.clear()
+    settings.takes_index = -1
+    settings.previewing = -1
+    settings.takes_original = None
+
+
+def _unassign(key) -> None:
+    if key.animation_data is not None:
+        key.animation_data.action = None
+
+
+class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
+    """Generate several takes of the frame range to choose from (each keeps its seed)"""
+
+    bl_idname = "mouthpiece.variations"
+    bl_label = "Variations"
+    bl_options = {"REGISTER", "UNDO"}
+    kind = "variations"
+
+    count: bpy.props.IntProperty(name="Takes", default=0, min=0, max=16,
+                                 description="How many takes; 0: the scene setting or the preference")
+
+    def samples(self, context) -> int:
+        return self.count or context.scene.mouthpiece.takes or prefs.pref("default_samples", context)
+
+    def apply(self, context, job) -> str:
+        plan = job.plan
+        obj, key = target_key(plan)
+        all_values = [take_values(plan, take, job.result_fps) for take in job.takes]
+        if plan.store_mapping:
+            rig.store_mapping(obj, plan.mapping)
+        discard_takes(obj, key)
+        settings = obj.mouthpiece
+        original = key.animation_data.action if key.animation_data else None
+        for number, (take, values) in enumerate(zip(job.takes, all_values), start=1):
+            action = original.copy() if original is not None else compat.new_action_for(key, "")
+            action.name = f"{obj.name} take {number} (seed {take.seed})"
+            action.use_fake_user = True  # kept in the .blend while not assigned
+            write_take(plan, key, values, action)
+            item = settings.takes.add()
+            item.name = f"Take {number}"
+            item.seed = take.seed
+            item.action = action
+        settings.takes_original = original
+        settings.takes_start, settings.takes_end = plan.write
+        settings.takes_index = 0
+        _preview(obj, key, 0)
+        return (f"Mouthpiece: {len(job.takes)} takes of frames {plan.write[0]}-{plan.write[1]}; "
+                "previewing take 1")
+
+
+def _preview(obj, key, index: int) -> None:
+    settings = obj.mouthpiece
+    if index < 0:
+        if settings.takes_original is not None:
+            compat.assign_action(key, settings.takes_original)
+        else:
+            _unassign(key)
+    else:
+        compat.assign_action(key, settings.takes[index].action)
+    settings.previewing = index
+
+
+def _take_context(operator, context):
+    obj = context.active_object
+    try:
+        key = rig.shape_key_data(obj)
+    except rig.RigError as exc:
+        operator.report({"ERROR"}, str(exc))
+        return None, None
+    if not len(obj.mouthpiece.takes):
+        operator.report({"ERROR"}, "There are no takes: press Variations first")
+        return None, None
+    return obj, key
+
+
+class MOUTHPIECE_OT_preview_take(bpy.types.Operator):
+    """Show this take in the viewport (-1: the original animation)"""
+
+    bl_idname = "mouthpiece.preview_take"
+    bl_label = "Preview Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Take", default=-1, min=-1)
+
+    def execute(self, context):
+        obj, key = _take_context(self, context)
+        if obj is None:
+            return {"CANCELLED"}
+        if self.index >= len(obj.mouthpiece.takes):
+            self.report({"ERROR"}, f"There is no take {self.index + 1}")
+            return {"CANCELLED"}
+        _preview(obj, key, self.index)
+        if self.index >= 0:
+            obj.mouthpiece.takes_index = self.index
+        return {"FINISHED"}
+
+
+class MOUTHPIECE_OT_apply_take(bpy.types.Operator):
+    """Keep this take: copy its keys over the range into the original animation and delete all takes"""
+
+    bl_idname = "mouthpiece.apply_take"
+    bl_label = "Apply Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Take", default=-1, min=-1,
+                                 description="The take to keep; -1: the active take in the list")
+
+    def execute(self, context):
+        obj, key = _take_context(self, context)
+        if obj is None:
+            return {"CANCELLED"}
+        settings = obj.mouthpiece
+        index = self.index if self.index >= 0 else settings.takes_index
+        if not 0 <= index < len(settings.takes):
+            self.report({"ERROR"}, "Pick a take in the list first")
+            return {"CANCELLED"}
+        take = settings.takes[index]
+        chosen, original = take.action, settings.takes_original
+        name, seed = take.name, take.seed
+        start, end = settings.takes_start, settings.takes_end
+        if original is None:
+            # No animation before the takes: the chosen take's Action becomes the animation.
+            settings.takes.remove(index)
+            compat.assign_action(key, chosen)
+            chosen.use_fake_user = False
+            chosen.name = f"{key.name}Action"
+            settings.previewing = -1
+            settings.takes_original = None
+            discard_takes(obj, key)
+            compat.assign_action(key, chosen)
+        else:
+            compat.assign_action(key, original)
+            settings.previewing = -1
+            for block in key.key_blocks:
+                source = _fcurve_in(chosen, key, block.name)
+                if source is None:
+                    continue
+                target = curves.ensure_fcurve(key, block.name, original)
+                curves.copy_range(source, target, start, end)
+            discard_takes(obj, key)
+        self.report({"INFO"}, f"Applied {name} (seed {seed}) to frames {start}-{end}")
+        return {"FINISHED"}
+
+
+def _fcurve_in(action, key, shape_key_name):
+    fcurves = compat.fcurves_of(action, key)
+    return None if fcurves is None else fcurves.find(curves.data_path(shape_key_name))
+
+
+class MOUTHPIECE_OT_delete_take(bpy.types.Operator):
+    """Delete this take"""
+
+    bl_idname = "mouthpiece.delete_take"
+    bl_label = "Delete Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Take", default=-1, min=-1)
+
+    def execute(self, context):
+        obj, key = _take_context(self, context)
+        if obj is None:
+            return {"CANCELLED"}
+        settings = obj.mouthpiece
+        index = self.index if self.index >= 0 else settings.takes_index
+        if not 0 <= index < len(settings.takes):
+            self.report({"ERROR"}, "Pick a take in the list first")
+            return {"CANCELLED"}
+        if settings.previewing == index:
+            _preview(obj, key, -1)
+        elif settings.previewing > index:
+            settings.previewing -= 1
+        action = settings.takes[index].action
+        settings.takes.remove(index)
+        if action is not None:
+            bpy.data.actions.remove(action)
+        settings.takes_index = min(settings.takes_index, len(settings.takes) - 1)
+        if not len(settings.takes):
+            discard_takes(obj, key)
+        return {"FINISHED"}
+
+
+class MOUTHPIECE_OT_discard_takes(bpy.types.Operator):
+    """Delete all takes and keep the original animation"""
+
+    bl_idname = "mouthpiece.discard_takes"
+    bl_label = "Discard Takes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        obj, key = _take_context(self, context)
+        if obj is None:
+            return {"CANCELLED"}
+        discard_takes(obj, key)
+        return {"FINISHED"}
+
+
+__all__ = ["PlanError"]

@@ -1,0 +1,48 @@
+"""The Takes sub-panel: the list of variations, one click to preview, Apply and Delete."""
+
+import bpy
+
+from ..generate import data as generate_data
+
+
+class MOUTHPIECE_UL_takes(bpy.types.UIList):
+    def draw_item(self, context, layout, data_, item, icon, active_data, active_propname, index=0):
+        previewing = data_.previewing == index
+        row = layout.row(align=True)
+        op = row.operator("mouthpiece.preview_take", text="", emboss=False,
+                          icon="HIDE_OFF" if previewing else "HIDE_ON")
+        op.index = index
+        row.label(text=item.name)
+        row.label(text=f"seed {item.seed}")
+        op = row.operator("mouthpiece.delete_take", text="", icon="X", emboss=False)
+        op.index = index
+
+
+class MOUTHPIECE_PT_takes(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mouthpiece"
+    bl_label = "Takes"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        scene = context.scene
+        obj = context.active_object
+        row = layout.row(align=True)
+        row.enabled = not generate_data.ACTIVE.running
+        row.operator("mouthpiece.variations", icon="SEQ_STRIP_DUPLICATE")
+        row.prop(scene.mouthpiece, "takes", text="")
+        settings = obj.mouthpiece if obj is not None and obj.type == "MESH" else None
+        if settings is None or not len(settings.takes):
+            layout.label(text="Variations makes takes to compare here", icon="INFO")
+            return
+        layout.label(text=f"Frames {settings.takes_start}-{settings.takes_end}")
+        row = layout.row(align=True)
+        op = row.operator("mouthpiece.preview_take", text="Original", depress=settings.previewing < 0,
+                          icon="HIDE_OFF" if settings.previewing < 0 else "HIDE_ON")
+        op.index = -1
+        layout.template_list("MOUTHPIECE_UL_takes", "", settings, "takes", settings, "takes_index", rows=3)
+        row = layout.row(align=True)
+        row.operator("mouthpiece.apply_take", text="Apply Selected", icon="CHECKMARK").index = -1
+        row.operator("mouthpiece.discard_takes", text="Discard All", icon="TRASH")
