@@ -53,20 +53,34 @@ def normalise_transcript(text: str) -> list[str]:
 _WIDE_BEAMS = {"beam": 1e-64, "wbeam": 1e-44, "pbeam": 1e-64}
 
 
+# Loading the acoustic model and dictionary takes about half a second: keep decoders.
+_DECODERS: dict[tuple, object] = {}
+# pocketsphinx's features break down on digital silence (exact zeros: the log of zero energy
+# upsets its cepstral mean normalisation), and the search then loses the transcript's path and
+# stops after a few words. A fixed, seeded noise floor at -60 dBFS and pocketsphinx's own dither
+# make synthetic and gated audio align like real recordings, and are far below any speech.
+NOISE_FLOOR = 1e-3
+
+
 def _decoder(extra_words: dict[str, str] | None, beams: dict[str, float]):
     from pocketsphinx import Decoder
 
-    decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **beams)
-    for word, phones in (extra_words or {}).items():
-        decoder.add_word(word.lower(), phones.upper(), True)
-    return decoder
+    key = (tuple(sorted((extra_words or {}).items())), tuple(sorted(beams.items())))
+    if key not in _DECODERS:
+        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=True, **beams)
+        for word, phones in (extra_words or {}).items():
+            decoder.add_word(word.lower(), phones.upper(), True)
+        _DECODERS[key] = decoder
+    return _DECODERS[key]
 
 
 def _pcm16(samples: np.ndarray) -> bytes:
+    samples = np.asarray(samples, dtype=np.float64)
     peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
     if peak == 0.0:
         raise AlignmentError("the audio is silent; there is nothing to align")
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    floor = NOISE_FLOOR * np.random.default_rng(0).standard_normal(len(samples))
+    return (np.clip(samples + floor, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 def _contiguous(spans: list[tuple[str, float, float]], duration: float) -> list[tuple[str, float, float]]:
@@ -139,9 +153,13 @@ def _align_one(samples: np.ndarray, text: str, extra_words: dict[str, str] | Non
         score += phone_score
         phone = name if name in _ARPABET else _FILLER_TO_PHONE.get(name, "SIL")
         spans.append((phone, round(start_frame * _FRAME_S, 3), round((start_frame + frames) * _FRAME_S, 3)))
-    words_out = [(w, s, min(e, duration)) for w, s, e in word_segments
-                 if not w.startswith("<") and not w.startswith("[")]
+    words_out = [(w, s, min(e, duration)) for w, s, e in word_segments if not _is_filler(w)]
     return Alignment(_contiguous(spans, duration), words_out, " ".join(words), score)
+
+
+def _is_filler(word: str) -> bool:
+    """pocketsphinx's silence, sentence-boundary and noise words (<sil>, </s>, [NOISE], +breath+)."""
+    return word.startswith(("<", "[", "+"))
 
 
 def _run_alignment(decoder, words: list[str], audio: bytes):
@@ -154,8 +172,10 @@ def _run_alignment(decoder, words: list[str], audio: bytes):
         segments = decoder.seg()
         if segments is None:
             return None
-        word_segments = [(re.sub(r"\(\d+\)$", "", s.word), s.start_frame * _FRAME_S,
+        word_segments = [(re.sub(r"\(\d+\)$", "", s.word), round(s.start_frame * _FRAME_S, 3),
                           round((s.end_frame + 1) * _FRAME_S, 3)) for s in segments]
+        if [w for w, _, _ in word_segments if not _is_filler(w)] != words:
+            return None         # the search lost the path and kept a partial one
         decoder.set_alignment()
         decoder.start_utt()
         decoder.process_raw(audio, full_utt=True)

@@ -180,6 +180,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model, if installed)")
+    parser.add_argument("--no-model", action="store_true", help="measure the references only")
     parser.add_argument("--real", help="folder of real speech .wav files with transcripts")
     parser.add_argument("--transcripts", help="transcripts for --real: a TSV, or a README .md with a table")
     parser.add_argument("--mesh", help="folder of ARKit blendshape OBJs: measure lip opening on the mesh")
@@ -204,7 +205,7 @@ def main(argv=None) -> int:
             opening_of = lip_opening
             opening_note = ("server.evaluation.lip_opening.lip_opening (linear gains measured on the ARKit "
                             "reference face); closed <= 0.05, open >= 0.15 of the jawOpen = 1 gap")
-        engine, model_note = load_engine(args.checkpoint)
+        engine, model_note = (None, "not run (--no-model)") if args.no_model else load_engine(args.checkpoint)
         if engine is not None:
             model_note = ""
             log(f"model: {engine.source} ({engine.info()['model']})")
