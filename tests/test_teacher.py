@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import importlib.machinery
+import importlib.util
 import json
 import subprocess
 import sys
@@ -201,25 +203,18 @@ def test_deterministic_given_seed():
     assert np.array_equal(Style.random(np.random.default_rng(5)).as_dict(), Style.random(np.random.default_rng(5)).as_dict())
 
 
-def _blinks(curve, fps):
-    """(onset frame, duration s) of each blink: rises above 0.25, ends below 0.1."""
-    events, i = [], 0
-    while i < len(curve):
-        if curve[i] > 0.25:
-            on = i
-            while on > 0 and curve[on - 1] > 0.05:
-                on -= 1
-            off = i
-            while off < len(curve) - 1 and curve[off + 1] > 0.05:
-                off += 1
-            events.append((on, (off - on + 1) / fps))
-            i = off + 1
-        else:
-            i += 1
-    return events
+def _measure_upper_face_module():
+    """scripts/measure_upper_face as a module, to measure the teacher as it measured the takes."""
+    loader = importlib.machinery.SourceFileLoader("measure_upper_face", str(ROOT / "scripts" / "measure_upper_face"))
+    spec = importlib.util.spec_from_loader("measure_upper_face", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 def test_blink_and_gaze_statistics_match_the_measured_takes():
+    """Measured with the same code as the Live Link Face takes, the teacher's upper face matches them."""
+    measure = _measure_upper_face_module()
     stats = upper_face_stats()
     # ten minutes of talk in 5-second phrases with half-second pauses
     spec = []
@@ -228,25 +223,25 @@ def test_blink_and_gaze_statistics_match_the_measured_takes():
                  ("IY", 0.6), ("D", 0.5), ("EH", 0.6), ("SIL", 0.5)]
     phones, duration = utterance(spec)
     fps = 60.0
-    curves = teacher_curves(phones, duration, fps=fps, seed=1)
-    blinks = _blinks(curves[:, INDEX["eyeBlinkLeft"]], fps)
-    rate = len(blinks) / duration * 60
+
+    def as_take(curves):
+        return {name[0].upper() + name[1:]: curves[:, i].astype(np.float64) for i, name in enumerate(CHANNELS)}
+
+    take = as_take(teacher_curves(phones, duration, fps=fps, seed=1))
+    blinks = measure.blinks(take, fps)
+    rate = blinks["events"] / duration * 60
     assert 0.75 * stats["blink"]["rate_per_min"] < rate < 1.3 * stats["blink"]["rate_per_min"]
-    median_duration = np.median([d for _, d in blinks])
-    assert 0.6 * stats["blink"]["duration_s"]["median"] < median_duration < 1.8 * stats["blink"]["duration_s"]["median"]
-    peaks = [curves[on:on + int(0.6 * fps), INDEX["eyeBlinkLeft"]].max() for on, _ in blinks]
-    assert abs(np.mean(peaks) - stats["blink"]["peak"]["mean"]) < 0.15
-    # a faster-blinking style blinks more
-    fast = teacher_curves(phones, duration, fps=fps, seed=1, style=Style(blink_rate=2.0))
-    assert len(_blinks(fast[:, INDEX["eyeBlinkLeft"]], fps)) > 1.5 * len(blinks)
-    # gaze: saccades (jumps of the horizontal gaze) at about the measured rate
-    gx = curves[:, INDEX["eyeLookOutLeft"]] - curves[:, INDEX["eyeLookInLeft"]]
-    gy = curves[:, INDEX["eyeLookUpLeft"]] - curves[:, INDEX["eyeLookDownLeft"]]
-    moves = np.hypot(np.diff(gx), np.diff(gy)) > 0.035
-    blinking = curves[1:, INDEX["eyeBlinkLeft"]] > 0.05
-    saccades = np.sum(moves[1:] & ~moves[:-1] & ~blinking[1:])
+    median_duration = np.median(blinks["durations"])
+    assert 0.7 * stats["blink"]["duration_s"]["median"] < median_duration < 1.4 * stats["blink"]["duration_s"]["median"]
+    assert abs(np.mean(blinks["peaks"]) - stats["blink"]["peak"]["mean"]) < 0.1
+    assert np.abs(np.median(blinks["shapes"], axis=0) - stats["blink"]["shape"]).max() < 0.2
+    gaze = measure.gaze(take, fps, blinks["mask"])
     measured = stats["gaze"]["saccade_rate_per_s"]
-    assert 0.5 * measured < saccades / duration < 2.0 * measured
+    assert 0.6 * measured < gaze["count"] / duration < 1.4 * measured
+    assert 0.7 < np.median(gaze["amplitudes"]) / stats["gaze"]["amplitude"]["median"] < 1.4
+    # a faster-blinking style blinks more
+    fast = as_take(teacher_curves(phones, duration, fps=fps, seed=1, style=Style(blink_rate=2.0)))
+    assert measure.blinks(fast, fps)["events"] > 1.5 * blinks["events"]
 
 
 def test_brows_rise_on_emphasis():

@@ -86,16 +86,15 @@ def rasterise(fine: np.ndarray, times: np.ndarray, n_frames: int, fps: float, du
     edges = np.clip((np.arange(n_frames + 1) - 0.5) / fps, 0.0, duration_s)
     idx = np.searchsorted(times, edges)
     idx[-1] = len(times)
-    cumsum = np.concatenate([np.zeros((1, fine.shape[1])), np.cumsum(fine, axis=0)])
-    counts = np.maximum(idx[1:] - idx[:-1], 1)[:, None]
-    frames = (cumsum[idx[1:]] - cumsum[idx[:-1]]) / counts
+    starts = np.minimum(idx[:-1], len(times) - 1)
+    counts = np.maximum(idx[1:] - starts, 1)[:, None]
+    frames = np.add.reduceat(fine, starts, axis=0) / counts
     opening = raw_lip_opening(fine)
-    frame_opening = raw_lip_opening(frames)
-    for f in np.nonzero(frame_opening > CLOSURE_KEEP_OPENING)[0]:
-        lo, hi = idx[f], max(idx[f + 1], idx[f] + 1)
-        k = lo + int(np.argmin(opening[lo:hi]))
-        if opening[k] <= CLOSURE_KEEP_OPENING:
-            frames[f] = fine[k]
+    window_min = np.minimum.reduceat(opening, starts)
+    lost = (raw_lip_opening(frames) > CLOSURE_KEEP_OPENING) & (window_min <= CLOSURE_KEEP_OPENING)
+    for f in np.nonzero(lost)[0]:
+        lo, hi = starts[f], max(idx[f + 1], starts[f] + 1)
+        frames[f] = fine[lo + int(np.argmin(opening[lo:hi]))]
     return frames
 
 

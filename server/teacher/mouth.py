@@ -37,6 +37,9 @@ LABIO_RAMP_S = 0.045
 # The tongue tip shows between the teeth on th (more on voiceless TH), only around the phone.
 TONGUE_OUT = {"TH": 0.35, "DH": 0.25}
 TONGUE_RAMP_S = 0.04
+# An audible breath flares the nostrils a little.
+BREATH_NOSTRIL_FLARE = 0.12
+BREATH_RAMP_S = 0.1
 
 # Lip opening (jawOpen units) the contacts aim for: lips pressed on p/b/m, lip just off the
 # upper teeth on f/v.
@@ -135,6 +138,7 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     closure_env = contact_envelope(phones, times, dict.fromkeys(BILABIALS, 1.0), CLOSURE_RAMP_IN_S, CLOSURE_RAMP_OUT_S)
     labio_env = contact_envelope(phones, times, dict.fromkeys(LABIODENTALS, 1.0), LABIO_RAMP_S, LABIO_RAMP_S)
     tongue_env = contact_envelope(phones, times, TONGUE_OUT, TONGUE_RAMP_S, TONGUE_RAMP_S)
+    breath_env = contact_envelope(phones, times, {"BR": 1.0}, BREATH_RAMP_S, BREATH_RAMP_S)
 
     close = np.maximum(params[:, P["close"]], closure_env)
     labio = labio_env
@@ -175,6 +179,8 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     put("mouthLeft", 0.15 * max(style.asymmetry, 0.0) * np.ones(len(times)))
     put("mouthRight", 0.15 * max(-style.asymmetry, 0.0) * np.ones(len(times)))
     put("tongueOut", tongue_env * art * open_lips)
+    put("noseSneerLeft", BREATH_NOSTRIL_FLARE * breath_env)
+    put("noseSneerRight", BREATH_NOSTRIL_FLARE * breath_env)
 
     # mouthClose brings the lips together against whatever the other channels open: solve the
     # linear lip-opening model for the mouthClose that gives the opening the contacts ask for.

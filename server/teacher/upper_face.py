@@ -26,6 +26,12 @@ BROW_RISE_S = 0.15
 BROW_FALL_S = 0.40
 # Emphasis candidates: vowels at least this long (s) or loud, not closer together than this (s).
 EMPHASIS_GAP_S = 0.6
+# Intervals between blinks and gaze holds: no shorter than the eye can manage.
+MIN_BLINK_INTERVAL_S = 0.25
+MIN_HOLD_S = 0.1
+# A saccade's flight: the takes show one to two 60 fps frames of motion (saccade_duration_s counts
+# the frames above the detection speed, so the whole flight is a little shorter than two frames).
+SACCADE_S = 0.025
 
 
 @lru_cache(maxsize=1)
@@ -38,24 +44,58 @@ def _lognormal(rng: np.random.Generator, median: float, log_sigma: float, size=N
     return median * np.exp(log_sigma * rng.standard_normal(size))
 
 
+class IntervalSampler:
+    """Draws intervals with the measured body (deciles) and a long tail that sets the mean.
+
+    The body follows the measured deciles (inverse-CDF through them), which keeps what a lognormal
+    would not: real takes mix quick refixations with long holds. The top fifth is the quantile at
+    0.8 plus a gamma-distributed excess whose mean makes the overall mean `mean`: the takes are too
+    short to show their long intervals (the first and last of each take are never complete), so
+    the rate, events per second, is what the tail is fitted to.
+    """
+
+    LEVELS = np.arange(0.05, 1.0, 0.1)
+    TAIL = 0.2
+    TAIL_SHAPE = 2.0   # gamma shape of the tail: less erratic than an exponential
+
+    def __init__(self, quantiles: list[float], mean: float, minimum: float):
+        self.quantiles = np.asarray(quantiles, dtype=np.float64)
+        self.minimum = minimum
+        grid = (np.arange(1000) + 0.5) / 1000 * (1.0 - self.TAIL)
+        body_mean = float(np.interp(grid, self.LEVELS, self.quantiles).mean())
+        self.tail_start = float(np.interp(1.0 - self.TAIL, self.LEVELS, self.quantiles))
+        tail_mean = (mean - (1.0 - self.TAIL) * body_mean) / self.TAIL - self.tail_start
+        # A rate faster than the body allows: shrink the body instead of growing a tail.
+        self.scale = 1.0 if tail_mean > 0 else mean / ((1.0 - self.TAIL) * body_mean + self.TAIL * self.tail_start)
+        self.tail_mean = max(tail_mean, 0.0)
+
+    def __call__(self, rng: np.random.Generator) -> float:
+        u = rng.random()
+        if u < 1.0 - self.TAIL:
+            value = float(np.interp(u, self.LEVELS, self.quantiles))
+        else:
+            extra = rng.gamma(self.TAIL_SHAPE, self.tail_mean / self.TAIL_SHAPE) if self.tail_mean > 0 else 0.0
+            value = self.tail_start + extra
+        return max(value * self.scale, self.minimum)
+
+
 def blink_onsets(duration_s: float, rate_per_min: float, pause_starts: list[float],
                  rng: np.random.Generator) -> list[float]:
     """Blink start times: a renewal process with the measured interval spread, plus pause blinks."""
     stats = upper_face_stats()["blink"]
     if rate_per_min <= 0:
         return []
-    sigma = stats["interval_s"]["log_sigma"]
     mean_interval = 60.0 / rate_per_min
     # Pause blinks take a share of the budget, so the renewal process runs slower.
     expected_pause = PAUSE_BLINK_PROBABILITY * len(pause_starts)
     budget = max(duration_s / mean_interval - expected_pause, 0.2 * duration_s / mean_interval)
     mean_interval = duration_s / max(budget, 1e-6)
-    median = mean_interval / np.exp(0.5 * sigma ** 2)   # lognormal mean = median * exp(sigma^2/2)
+    interval = IntervalSampler(stats["interval_s"]["quantiles"], mean_interval, MIN_BLINK_INTERVAL_S)
     onsets = []
     t = rng.uniform(0.0, mean_interval)
     while t < duration_s:
         onsets.append(t)
-        t += max(_lognormal(rng, median, sigma), 0.25)
+        t += interval(rng)
     for start in pause_starts:
         if rng.random() < PAUSE_BLINK_PROBABILITY:
             onsets.append(start + rng.uniform(0.0, 0.15))
@@ -95,12 +135,13 @@ def add_gaze(curves: np.ndarray, times: np.ndarray, duration_s: float, style: St
     """Fixations held for measured hold times, joined by quick saccades of measured amplitude."""
     stats = upper_face_stats()["gaze"]
     activity = max(style.gaze_activity, 1e-3)
-    hold_median = stats["hold_s"]["median"] / activity
+    # Hold times keep the measured distribution's shape, their mean set by the measured saccade rate.
+    hold = IntervalSampler(stats["hold_s"]["quantiles"], 1.0 / (stats["saccade_rate_per_s"] * activity), MIN_HOLD_S)
     spread = np.array([stats["spread"]["x"], stats["spread"]["y"]]) * min(activity, 1.5)
-    saccade_s = max(stats["saccade_duration_s"], 0.03)
+    saccade_s = SACCADE_S
     position = np.zeros(2)
     gaze = np.zeros((len(times), 2))
-    t = rng.uniform(0.0, hold_median)
+    t = hold(rng) * rng.random()
     prev_t = 0.0
     while prev_t < duration_s:
         lo, hi = np.searchsorted(times, [prev_t, t])
@@ -126,7 +167,7 @@ def add_gaze(curves: np.ndarray, times: np.ndarray, duration_s: float, style: St
         gaze[lo2:hi2] = position + ease * (target - position)
         position = target
         prev_t = end
-        t = end + max(_lognormal(rng, hold_median, stats["hold_s"]["log_sigma"]), 0.15)
+        t = end + hold(rng)
     gx, gy = gaze[:, 0], gaze[:, 1]
     # gaze x > 0: looking to the subject's left (left eye outwards, right eye inwards)
     curves[:, INDEX["eyeLookOutLeft"]] += np.clip(gx, 0, None)
@@ -177,9 +218,11 @@ def add_brows(curves: np.ndarray, times: np.ndarray, emphasis: list[tuple[float,
     raises = np.zeros(len(times))
     for centre, strength in emphasis:
         height = raise_height * (0.5 + 0.5 * strength) * rng.uniform(0.6, 1.0)
-        rise = np.clip((times - (centre - BROW_RISE_S)) / BROW_RISE_S, 0.0, 1.0)
-        fall = np.clip(((centre + BROW_FALL_S) - times) / BROW_FALL_S, 0.0, 1.0)
-        raises = np.maximum(raises, height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))))
+        lo, hi = np.searchsorted(times, [centre - BROW_RISE_S, centre + BROW_FALL_S])
+        t = times[lo:hi]
+        rise = np.clip((t - (centre - BROW_RISE_S)) / BROW_RISE_S, 0.0, 1.0)
+        fall = np.clip(((centre + BROW_FALL_S) - t) / BROW_FALL_S, 0.0, 1.0)
+        raises[lo:hi] = np.maximum(raises[lo:hi], height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall))))
     outer_ratio = min(stats["outer_inner_ratio"], 1.2)
     side_l, side_r = 1.0 + 0.5 * style.asymmetry, 1.0 - 0.5 * style.asymmetry
     curves[:, INDEX["browInnerUp"]] += inner + raises
