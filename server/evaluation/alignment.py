@@ -162,13 +162,17 @@ def _is_filler(word: str) -> bool:
     return word.startswith(("<", "[", "+"))
 
 
+def _decode(decoder, audio: bytes) -> None:
+    decoder.start_utt()
+    decoder.process_raw(audio, full_utt=True)
+    decoder.end_utt()
+
+
 def _run_alignment(decoder, words: list[str], audio: bytes):
     """Word pass then phone pass; None when the search loses the grammar's only path."""
     try:
         decoder.set_align_text(" ".join(words))
-        decoder.start_utt()
-        decoder.process_raw(audio, full_utt=True)
-        decoder.end_utt()
+        _decode(decoder, audio)
         segments = decoder.seg()
         if segments is None:
             return None
@@ -177,9 +181,7 @@ def _run_alignment(decoder, words: list[str], audio: bytes):
         if [w for w, _, _ in word_segments if not _is_filler(w)] != words:
             return None         # the search lost the path and kept a partial one
         decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(audio, full_utt=True)
-        decoder.end_utt()
+        _decode(decoder, audio)
         result = decoder.get_alignment()
         if result is None:
             return None

@@ -138,7 +138,8 @@ def build_table(real: RealSpeechRun | None, heldout: dict | None, model_figures,
     if real is not None and real.files:
         pooled = {m: lipsync.pool(s) for m, s in real.scores.items() if s}
         seconds = sum(f[1] for f in real.files)
-        where = f"real speech, {len(real.files)} files, {seconds:.0f} s"
+        count = len(real.files)
+        where = f"real speech, {count} file{'' if count == 1 else 's'}, {seconds:.0f} s"
         add(f"{where}: bilabial closure (p/b/m closed)", {m: p.closure for m, p in pooled.items()},
             TARGETS["closure"])
         add(f"{where}: open vowels opened", {m: p.open_vowels for m, p in pooled.items()}, TARGETS["open"])

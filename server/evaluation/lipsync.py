@@ -165,7 +165,7 @@ class Sync:
     lag_ms: float
 
     def __str__(self) -> str:
-        return f"{self.correlation:.2f} @ {self.lag_ms:+.0f} ms"
+        return f"{self.correlation:.2f} @ {int(round(self.lag_ms)):+d} ms"
 
 
 def best_lag(lags_s: np.ndarray, correlations: np.ndarray) -> Sync:
