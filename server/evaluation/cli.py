@@ -111,7 +111,7 @@ def evaluate_heldout(corpus_dir, limit: int, engine, fps: float) -> dict:
             log(f"held-out: {number}/{len(items)} items")
     voices = sorted({f"{i.get('engine')}:{i.get('voice')}" for i in items})
     return {"figures": {m: compare_to_teacher(p, seconds) for m, p in pairs.items() if p},
-            "voices": voices}
+            "voices": voices, "first_wav": str(Path(corpus_dir) / "items" / f"{items[0]['id']}.wav")}
 
 
 def _cell(value) -> str:
@@ -188,7 +188,7 @@ def main(argv=None) -> int:
     parser.add_argument("--heldout", help="corpus folder whose 'heldout' split to score (e.g. data/corpus)")
     parser.add_argument("--heldout-items", type=int, default=60, help="held-out items to use (default 60)")
     parser.add_argument("--samples", type=int, default=8, help="takes for the diversity figure (default 8)")
-    parser.add_argument("--figures-audio", help="clip for the model figures (default: the first real file)")
+    parser.add_argument("--figures-audio", help="clip for the model figures (default: the longest real file scored, else the first held-out item)")
     parser.add_argument("--out", help="also write the table, with the command, to this markdown file")
     args = parser.parse_args(argv)
     if not (args.real or args.heldout):
@@ -219,8 +219,9 @@ def main(argv=None) -> int:
             from server.audio import load_audio
             from server.evaluation.model_figures import measure_model
 
-            clip = args.figures_audio or (str(Path(args.real) / f"{real.files[0][0]}.wav")
-                                          if real and real.files else None)
+            longest = max(real.files, key=lambda f: f[1])[0] if real and real.files else None
+            clip = args.figures_audio or (str(Path(args.real) / f"{longest}.wav") if longest
+                                          else heldout["first_wav"] if heldout else None)
             if clip:
                 log(f"model figures on {Path(clip).name}")
                 figures = measure_model(engine, load_audio(clip), samples=args.samples, progress=log)
