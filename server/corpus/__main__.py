@@ -5,7 +5,6 @@ import argparse
 import json
 import sys
 
-from .build import build_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(engines) - {"espeak", "flite", "festival"}
     if unknown:
         parser.error(f"unknown engines {sorted(unknown)}; choose from espeak, flite, festival")
+    from .build import build_corpus          # heavy imports only after the arguments are valid
     try:
         summary = build_corpus(args.out, hours=args.hours, seed=args.seed, n_augment=args.augment,
                                workers=args.workers, engines=engines)

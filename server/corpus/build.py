@@ -318,6 +318,16 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
         return summary
 
     rows = read_manifest(out_dir)
+    # Keep only base items whose clean and augmented rows are all listed (a kill between lines).
+    counts: dict[int, int] = {}
+    for r in rows:
+        counts[r["index"]] = counts.get(r["index"], 0) + 1
+    rows = [r for r in rows if counts[r["index"]] == 1 + n_augment]
+    # Rewrite the manifest from its valid rows: a hard kill may have left a torn last line.
+    manifest_path = os.path.join(out_dir, "manifest.jsonl")
+    with open(manifest_path + ".tmp", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    os.replace(manifest_path + ".tmp", manifest_path)
     write_summary(rows, False)
     bank = _make_bank(out_dir, seed, voices, max_phrases, bank_size) if n_augment else []
     done = {r["index"] for r in rows}
@@ -359,8 +369,7 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
             results = (build_item(i, seed, voices, out_dir, n_augment, bank, max_phrases) for i in indices())
         for item_rows in results:
             index = item_rows[0]["index"]
-            for row in item_rows:
-                manifest.write(json.dumps(row) + "\n")
+            manifest.write("".join(json.dumps(row) + "\n" for row in item_rows))
             manifest.flush()
             rows.extend(item_rows)
             clean += item_rows[0]["duration"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import shutil
 import subprocess
 import tempfile
@@ -80,7 +81,7 @@ class Espeak:
 
     @classmethod
     def get(cls) -> "Espeak":
-        if cls._instance is None or cls._instance._pid != os.getpid():
+        if cls._instance is None:     # forked processes inherit the initialised library
             cls._instance = cls()
         return cls._instance
 
@@ -89,7 +90,6 @@ class Espeak:
             self._lib = ctypes.CDLL("libespeak-ng.so.1")
         except OSError as exc:
             raise EngineError("libespeak-ng.so.1 not found: apt-get install espeak-ng") from exc
-        self._pid = os.getpid()
         rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
                                            _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
         if rate <= 0:
@@ -112,6 +112,50 @@ class Espeak:
         return 0
 
     def synth(self, text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+        """Synthesise in a forked child so this process's espeak state stays as initialised.
+
+        espeak-ng keeps synthesis state in C statics across calls (pitch flutter index, wave
+        phase) that espeak_Initialize does not reset, so the same text renders differently
+        depending on what was spoken before. Forking from a never-used library makes every phrase
+        start from the same state: the corpus is reproducible whatever the order or worker count.
+        """
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                       # child: synthesise, send, exit at once
+            try:
+                os.close(read_fd)
+                try:
+                    payload = pickle.dumps(("ok", self._synth_here(text, voice)))
+                except BaseException as exc:              # report any failure to the parent
+                    payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+                with os.fdopen(write_fd, "wb") as pipe:
+                    pipe.write(payload)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        if not data:
+            raise EngineError(f"espeak-ng child process died while synthesising {text!r}")
+        status, result = pickle.loads(data)
+        if status != "ok":
+            raise EngineError(result)
+        audio, marks = result
+        total = len(audio)
+        raw: list[tuple[str, float, float]] = []
+        marks = [(name, min(max(s, 0), total)) for name, s in marks]
+        if not marks or marks[0][1] > 0:
+            marks.insert(0, ("_", 0))
+        for k, (name, start) in enumerate(marks):
+            end = marks[k + 1][1] if k + 1 < len(marks) else total
+            if end > start:
+                raw.append((name, start / self.sample_rate, end / self.sample_rate))
+        audio16 = to_16k(audio.astype(np.float32) / 32768.0, self.sample_rate)
+        return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+
+    def _synth_here(self, text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, int]]]:
+        """Raw int16 audio and (phoneme, sample) events, synthesised in this process."""
         if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
             raise EngineError(f"espeak-ng has no voice {voice.name!r}; see `espeak-ng --voices=en`")
         self._lib.espeak_SetParameter(_PARAM["rate"], int(round(175 * voice.rate)), 0)
@@ -125,19 +169,8 @@ class Espeak:
         self._lib.espeak_Synchronize()
         if err != 0 or not self._chunks:
             raise EngineError(f"espeak-ng failed to synthesise {text!r} (error {err})")
-        audio = np.concatenate(self._chunks).astype(np.float32) / 32768.0
-        total = len(audio)
-        raw: list[tuple[str, float, float]] = []
         # Event sample positions count from the start of this espeak_Synth call.
-        marks = [(name, min(max(s, 0), total)) for name, s in self._events]
-        if not marks or marks[0][1] > 0:
-            marks.insert(0, ("_", 0))
-        for k, (name, start) in enumerate(marks):
-            end = marks[k + 1][1] if k + 1 < len(marks) else total
-            if end > start:
-                raw.append((name, start / self.sample_rate, end / self.sample_rate))
-        audio16 = to_16k(audio, self.sample_rate)
-        return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+        return np.concatenate(self._chunks), list(self._events)
 
 
 def _fit_spans(raw: list[tuple[str, float, float]], duration: float) -> list[tuple[str, float, float]]:
