@@ -77,6 +77,15 @@ def test_open_vowels_open_the_mouth_and_jaw_follows_openness():
         if p in OPEN_VOWELS:
             frames = list(frames_overlapping(s, e, len(curves)))
             assert opening[frames].max() >= 0.25, f"{p} at {s:.2f} s opens only {opening[frames].max():.3f}"
+    # a short vowel between two closures ("mum") still opens, and the closures still close
+    ph, dur = utterance([("M", 0.06), ("AH", 0.06), ("M", 0.06), ("AH", 0.06), ("P", 0.05)])
+    opening = lip_opening(teacher_curves(ph, dur))
+    for p, s, e in ph[1:-1]:
+        frames = list(frames_overlapping(s, e, len(opening)))
+        if p == "AH":
+            assert opening[frames].max() >= 0.15, f"AH at {s:.2f} s swallowed by the closures around it"
+        else:
+            assert opening[frames].min() <= 0.02
     # the same consonant frame around three vowels: jaw ranks with vowel openness
     jaw = {}
     for vowel in ("AA", "EH", "IY"):

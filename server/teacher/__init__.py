@@ -28,7 +28,7 @@ __all__ = ["teacher_curves", "loudness_envelope", "Style", "lip_opening", "PHONE
 # The teacher works on a fine time grid and averages down to frames, so that events shorter than
 # a frame (a 20 ms bilabial closure) are not lost between frame times.
 FINE_RATE = 500.0
-# Frames whose window holds a lip closure keep the closed shape instead of the window mean.
+# Fine samples at or below this opening are a closure that some frame must show.
 CLOSURE_KEEP_OPENING = 0.02
 # Loudness scales jaw opening: gain per dB relative to the utterance's loud level, and limits.
 JAW_GAIN_PER_DB = 0.025
@@ -82,7 +82,12 @@ def _jaw_gain(loudness_db: np.ndarray | None, speaking: np.ndarray) -> np.ndarra
 
 
 def rasterise(fine: np.ndarray, times: np.ndarray, n_frames: int, fps: float, duration_s: float) -> np.ndarray:
-    """Average the fine-grid curves over each frame's window; keep lip closures that fall in it."""
+    """Average the fine-grid curves over each frame's window, keeping every lip closure.
+
+    A closure shorter than a frame would vanish in the average, so for every run of closed fine
+    samples that no frame shows closed, the frame holding most of the run takes its closed sample.
+    Only that one frame changes, so a short vowel between two closures still opens.
+    """
     edges = np.clip((np.arange(n_frames + 1) - 0.5) / fps, 0.0, duration_s)
     idx = np.searchsorted(times, edges)
     idx[-1] = len(times)
@@ -90,11 +95,19 @@ def rasterise(fine: np.ndarray, times: np.ndarray, n_frames: int, fps: float, du
     counts = np.maximum(idx[1:] - starts, 1)[:, None]
     frames = np.add.reduceat(fine, starts, axis=0) / counts
     opening = raw_lip_opening(fine)
-    window_min = np.minimum.reduceat(opening, starts)
-    lost = (raw_lip_opening(frames) > CLOSURE_KEEP_OPENING) & (window_min <= CLOSURE_KEEP_OPENING)
-    for f in np.nonzero(lost)[0]:
+    frame_opening = raw_lip_opening(frames)
+    closed = np.concatenate([[False], opening <= CLOSURE_KEEP_OPENING, [False]])
+    run_starts = np.nonzero(closed[1:-1] & ~closed[:-2])[0]
+    run_ends = np.nonzero(closed[1:-1] & ~closed[2:])[0] + 1
+    frame_of = np.clip(np.searchsorted(idx, np.arange(len(times)), side="right") - 1, 0, n_frames - 1)
+    for a, b in zip(run_starts, run_ends):
+        covering = frame_of[a:b]
+        if np.any(frame_opening[covering] <= CLOSURE_KEEP_OPENING):
+            continue
+        f = int(np.bincount(covering).argmax())
         lo, hi = starts[f], max(idx[f + 1], starts[f] + 1)
         frames[f] = fine[lo + int(np.argmin(opening[lo:hi]))]
+        frame_opening[f] = raw_lip_opening(frames[f])
     return frames
 
 

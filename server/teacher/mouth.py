@@ -27,13 +27,16 @@ from .style import Style
 TAU_VOWEL = (0.07, 0.06)           # (anticipatory, carry-over)
 TAU_ROUNDED_VOWEL = (0.18, 0.08)   # rounding is anticipated early, across consonant clusters
 TAU_CONSONANT = (0.04, 0.035)
-TAU_PAUSE = (0.035, 0.03)
+TAU_PAUSE = (0.02, 0.02)
 SMOOTHING_S = 0.012                # final low-pass of the blended parameters (no frame jitter)
 
 # Contact envelopes: closing starts this long before the span and opens this long after it.
 CLOSURE_RAMP_IN_S = 0.05
 CLOSURE_RAMP_OUT_S = 0.04
 LABIO_RAMP_S = 0.045
+# A ramp may take at most this share of the neighbouring phone, and is never shorter than MIN_RAMP_S.
+CONTACT_RAMP_SHARE = 0.5
+MIN_RAMP_S = 0.012
 # The tongue tip shows between the teeth on th (more on voiceless TH), only around the phone.
 TONGUE_OUT = {"TH": 0.35, "DH": 0.25}
 TONGUE_RAMP_S = 0.04
@@ -113,17 +116,25 @@ def gaussian_smooth(x: np.ndarray, sigma_samples: float) -> np.ndarray:
 
 
 def contact_envelope(phones, times: np.ndarray, heights: dict[str, float], ramp_in: float, ramp_out: float) -> np.ndarray:
-    """heights[phone] over the spans of those phones, with raised-cosine ramps outside them."""
+    """heights[phone] over the spans of those phones, with raised-cosine ramps outside them.
+
+    A ramp takes at most half of the neighbouring phone, so a short vowel between two contacts
+    ("mum", a 40 ms schwa) still opens at its middle instead of being swallowed by the ramps.
+    """
     env = np.zeros(len(times))
-    for phone, start, end, _stress in phones:
+    for k, (phone, start, end, _stress) in enumerate(phones):
         height = heights.get(phone)
         if height is None:
             continue
-        lo = np.searchsorted(times, start - ramp_in)
-        hi = np.searchsorted(times, end + ramp_out)
+        before = start - phones[k - 1][1] if k > 0 else ramp_in
+        after = phones[k + 1][2] - end if k + 1 < len(phones) else ramp_out
+        r_in = max(min(ramp_in, CONTACT_RAMP_SHARE * before), MIN_RAMP_S)
+        r_out = max(min(ramp_out, CONTACT_RAMP_SHARE * after), MIN_RAMP_S)
+        lo = np.searchsorted(times, start - r_in)
+        hi = np.searchsorted(times, end + r_out)
         t = times[lo:hi]
-        rise = np.clip((t - (start - ramp_in)) / ramp_in, 0.0, 1.0)
-        fall = np.clip(((end + ramp_out) - t) / ramp_out, 0.0, 1.0)
+        rise = np.clip((t - (start - r_in)) / r_in, 0.0, 1.0)
+        fall = np.clip(((end + r_out) - t) / r_out, 0.0, 1.0)
         shape = height * (0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall)))
         env[lo:hi] = np.maximum(env[lo:hi], shape)
     return env
