@@ -121,6 +121,8 @@ def teacher_curves(phones, duration_s: float, *, fps: float = 30.0, loudness: Lo
     if not isinstance(style, Style):
         raise TypeError(f"style must be a server.teacher.Style, got {type(style).__name__}")
     n_frames = int(round(duration_s * fps))
+    if n_frames == 0:
+        return np.zeros((0, NUM_CHANNELS), np.float32)
     n_fine = max(int(np.ceil(duration_s * FINE_RATE)), 2)
     times = (np.arange(n_fine) + 0.5) * (duration_s / n_fine)
     rng = np.random.default_rng(seed)
@@ -130,7 +132,7 @@ def teacher_curves(phones, duration_s: float, *, fps: float = 30.0, loudness: Lo
     for phone, start, end, _stress in segments:
         if phone not in ("SIL", "BR"):
             speaking[np.searchsorted(times, start):np.searchsorted(times, end)] = True
-    mouth, _closure = mouth_channels(segments, times, _jaw_gain(loudness_db, speaking), style)
+    mouth = mouth_channels(segments, times, _jaw_gain(loudness_db, speaking), style)
     fine = mouth + upper_face(segments, times, duration_s, loudness_db, style, rng)
     np.clip(fine, 0.0, 1.0, out=fine)
     frames = rasterise(fine, times, n_frames, fps, duration_s)

@@ -140,8 +140,8 @@ def contact_envelope(phones, times: np.ndarray, heights: dict[str, float], ramp_
     return env
 
 
-def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style) -> tuple[np.ndarray, np.ndarray]:
-    """ARKit curves (len(times), 52) for the lower face, and the bilabial closure envelope.
+def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style) -> np.ndarray:
+    """ARKit curves (len(times), 52) for the lower face, plus the nostril flare of breaths.
 
     `jaw_gain` (per time) carries loudness; the style scales what speech leaves free.
     """
@@ -200,4 +200,4 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     wanted = wanted * (1.0 - labio) + labio * np.minimum(wanted, LABIODENTAL_OPENING)
     mouth_close = (free - wanted) / -MOUTH_CLOSE_GAIN
     put("mouthClose", np.clip(mouth_close, 0.0, jaw + 0.05))
-    return curves, closure_env
+    return curves

@@ -20,7 +20,6 @@ BREATH = "BR"
 PHONES = frozenset(VOWELS + CONSONANTS + (SILENCE, BREATH))
 BILABIALS = frozenset({"P", "B", "M"})
 LABIODENTALS = frozenset({"F", "V"})
-STOPS = frozenset({"P", "B", "T", "D", "K", "G", "CH", "JH"})
 
 # Articulatory parameters, all in [0, 1]:
 #   jaw      jaw opening

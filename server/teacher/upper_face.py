@@ -24,7 +24,7 @@ PAUSE_BLINK_PROBABILITY = 0.35
 # A brow raise: rise and fall times (s) around an emphasised vowel.
 BROW_RISE_S = 0.15
 BROW_FALL_S = 0.40
-# Emphasis candidates: vowels at least this long (s) or loud, not closer together than this (s).
+# Emphasised vowels are at least this far apart (s).
 EMPHASIS_GAP_S = 0.6
 # Intervals between blinks and gaze holds: no shorter than the eye can manage.
 MIN_BLINK_INTERVAL_S = 0.25
@@ -138,7 +138,6 @@ def add_gaze(curves: np.ndarray, times: np.ndarray, duration_s: float, style: St
     # Hold times keep the measured distribution's shape, their mean set by the measured saccade rate.
     hold = IntervalSampler(stats["hold_s"]["quantiles"], 1.0 / (stats["saccade_rate_per_s"] * activity), MIN_HOLD_S)
     spread = np.array([stats["spread"]["x"], stats["spread"]["y"]]) * min(activity, 1.5)
-    saccade_s = SACCADE_S
     position = np.zeros(2)
     gaze = np.zeros((len(times), 2))
     t = hold(rng) * rng.random()
@@ -160,9 +159,9 @@ def add_gaze(curves: np.ndarray, times: np.ndarray, duration_s: float, style: St
         direction[1 - axis] = rng.normal(0.0, 0.3)
         target = position + amplitude * direction / np.linalg.norm(direction)
         target = np.clip(target, -3 * spread, 3 * spread)
-        end = t + saccade_s
+        end = t + SACCADE_S
         lo2, hi2 = np.searchsorted(times, [t, end])
-        u = (times[lo2:hi2] - t) / saccade_s
+        u = (times[lo2:hi2] - t) / SACCADE_S
         ease = (0.5 - 0.5 * np.cos(np.pi * u))[:, None]
         gaze[lo2:hi2] = position + ease * (target - position)
         position = target
