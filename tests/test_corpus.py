@@ -222,3 +222,16 @@ def test_cli_builds_and_rejects_bad_arguments(tmp_path):
     assert result["clean_hours"] >= 0.004 and result["hours"] == result["clean_hours"]
     rows = read_manifest(str(tmp_path / "y"))
     assert [r["index"] for r in rows] == sorted(r["index"] for r in rows)
+
+
+def test_micro_pauses_inside_speech_are_absorbed_but_real_pauses_stay():
+    from server.corpus.phones import absorb_short_pauses
+    phones = [("SIL", 0.0, 0.01), ("B", 0.01, 0.08), ("SIL", 0.08, 0.09), ("AA", 0.09, 0.2),
+              ("SIL", 0.2, 0.5), ("M", 0.5, 0.6), ("SIL", 0.6, 0.61)]
+    assert absorb_short_pauses(phones) == [("SIL", 0.0, 0.01), ("B", 0.01, 0.09), ("AA", 0.09, 0.2),
+                                           ("SIL", 0.2, 0.5), ("M", 0.5, 0.6), ("SIL", 0.6, 0.61)]
+
+
+def test_lot_vowel_is_rounded_outside_american_accents():
+    assert espeak_to_arpabet("0", rhotic=True) == ("AA",)
+    assert espeak_to_arpabet("0", rhotic=False, rounded_lot=True) == ("AO",)

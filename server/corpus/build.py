@@ -20,7 +20,8 @@ import soundfile as sf
 
 from . import augment, text
 from .engines import SAMPLE_RATE, EngineError, Voice, festival_voices, flite_voices, synth
-from .phones import (RHOTIC_ESPEAK_ACCENTS, Phones, UnknownPhone, cmu_to_arpabet, correct_stop_closures,
+from .phones import (RHOTIC_ESPEAK_ACCENTS, UNROUNDED_LOT_ESPEAK_ACCENTS, Phones, UnknownPhone,
+                     absorb_short_pauses, cmu_to_arpabet, correct_stop_closures,
                      espeak_to_arpabet, merge_silences, shift, to_arpabet, validate)
 
 FORMAT_VERSION = 1
@@ -73,6 +74,9 @@ def draw_voice(rng: np.random.Generator, voices: dict[str, list[str]]) -> Voice:
         mean = rng.uniform(85, 150) if male else rng.uniform(150, 230)
         return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=float(mean),
                      pitch_range=float(rng.uniform(5, 35)))
+    if name.endswith("_diphone"):
+        return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=float(rng.uniform(85, 150)),
+                     pitch_range=float(rng.uniform(6, 30)))
     return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=0.0, pitch_range=0.0)
 
 
@@ -98,12 +102,14 @@ def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
     if voice.engine == "espeak":
         accent = voice.name.split("+", 1)[0]
         rhotic = accent in RHOTIC_ESPEAK_ACCENTS
-        phones = to_arpabet(raw, lambda n: espeak_to_arpabet(n, rhotic=rhotic))
+        rounded_lot = accent not in UNROUNDED_LOT_ESPEAK_ACCENTS
+        phones = to_arpabet(raw, lambda n: espeak_to_arpabet(n, rhotic=rhotic, rounded_lot=rounded_lot))
         # espeak marks voiceless stops at the release: give them their closure (FINDINGS).
         phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
     else:
         # flite/festival stop segments already start at the closure (checked on the waveform).
         phones = to_arpabet(raw, cmu_to_arpabet)
+    phones = absorb_short_pauses(phones)
     phones[-1] = (phones[-1][0], phones[-1][1], duration)
     return audio, phones
 
@@ -309,7 +315,7 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
     heldout = sorted(f"{e}:{v}" for e, names in voices.items() for v in names if is_heldout(e, v))
 
     def write_summary(rows: list[dict], finished: bool) -> dict:
-        summary = {"config": config, "voices": voices, "heldout_voices": heldout,
+        summary = {"config": config, "code_version": _code_version(), "voices": voices, "heldout_voices": heldout,
                    "heldout_rule": {"espeak_variants": list(HELDOUT_ESPEAK_VARIANTS),
                                     "flite": list(HELDOUT_FLITE), "festival": list(HELDOUT_FESTIVAL)},
                    "finished": finished, "base_items": len({r["index"] for r in rows}),
@@ -392,6 +398,17 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
             pool.join()
     _remove_unlisted(out_dir, rows)
     return write_summary(rows, True)
+
+
+def _code_version() -> str | None:
+    """The git commit of the builder, so a summary says which code made the items it describes."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def _ordered(pool, indices, window: int):

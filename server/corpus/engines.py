@@ -255,6 +255,10 @@ def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str,
         with open(script, "w") as f:
             f.write(f"(voice_{voice.name})\n")
             f.write(f"(Parameter.set 'Duration_Stretch {1.0 / voice.rate:.3f})\n")
+            if voice.pitch > 0 and voice.name.endswith("_diphone"):
+                # Diphone voices take their intonation targets from int_lr_params (model 170/34 Hz).
+                f.write(f"(set! int_lr_params '((target_f0_mean {voice.pitch:.1f}) (target_f0_std "
+                        f"{max(voice.pitch_range, 1.0):.1f}) (model_f0_mean 170) (model_f0_std 34)))\n")
             f.write(f"(set! utt1 (Utterance Text {_scheme_string(text)}))\n")
             f.write("(utt.synth utt1)\n")
             f.write(f"(utt.save.wave utt1 {_scheme_string(wav_path)} 'riff)\n")

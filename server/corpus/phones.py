@@ -41,6 +41,9 @@ _ESPEAK_NON_RHOTIC = {
     "aU@": ("AW", "AH"), "aU3": ("AW", "AH"), "3": ("AH",),
 }
 RHOTIC_ESPEAK_ACCENTS = ("en-us", "en-us-nyc", "en-029", "en-gb-scotland")
+# espeak's "0" (LOT) is unrounded [A] in American English (ARPAbet AA) and rounded [Q]/[O] elsewhere
+# (closest ARPAbet: AO), which matters for the lips.
+UNROUNDED_LOT_ESPEAK_ACCENTS = ("en-us", "en-us-nyc")
 
 # flite and festival (CMU/radio phone sets) use lowercase ARPAbet with a few extras.
 _CMU_EXTRA = {"pau": ("SIL",), "h#": ("SIL",), "brth": ("BR",), "ax": ("AH",), "axr": ("ER",),
@@ -52,10 +55,12 @@ class UnknownPhone(ValueError):
     pass
 
 
-def espeak_to_arpabet(name: str, *, rhotic: bool) -> tuple[str, ...]:
+def espeak_to_arpabet(name: str, *, rhotic: bool, rounded_lot: bool = False) -> tuple[str, ...]:
     """Map an espeak-ng phoneme mnemonic; () means 'absorb into the previous phone' (modifiers)."""
     if name in (";", "'", ",", ""):           # palatalisation/stress marks carry no duration of their own
         return ()
+    if rounded_lot and name in ("0", "0#"):
+        return ("AO",)
     table = _ESPEAK_RHOTIC if rhotic else _ESPEAK_NON_RHOTIC
     for candidate in (name, name.rstrip(";"), re.sub(r"[#0-9;\[]+$", "", name)):
         if candidate in table:
@@ -103,6 +108,20 @@ def merge_silences(phones: Phones) -> Phones:
             out[-1] = ("SIL", out[-1][1], e)
         else:
             out.append((p, s, e))
+    return out
+
+
+def absorb_short_pauses(phones: Phones, min_pause: float = 0.02) -> Phones:
+    """Give pauses shorter than `min_pause` between two speech phones to the phone before them:
+    word-boundary micro-pauses are not rests, and the mouth does not close for them."""
+    out: Phones = []
+    for i, (p, s, e) in enumerate(phones):
+        internal = 0 < i < len(phones) - 1 and out and out[-1][0] not in ("SIL", "BR")
+        if p == "SIL" and e - s < min_pause and internal and phones[i + 1][0] not in ("SIL", "BR"):
+            q, qs, _ = out[-1]
+            out[-1] = (q, qs, e)
+            continue
+        out.append((p, s, e))
     return out
 
 
