@@ -235,3 +235,15 @@ def test_micro_pauses_inside_speech_are_absorbed_but_real_pauses_stay():
 def test_lot_vowel_is_rounded_outside_american_accents():
     assert espeak_to_arpabet("0", rhotic=True) == ("AA",)
     assert espeak_to_arpabet("0", rhotic=False, rounded_lot=True) == ("AO",)
+
+
+def test_band_limits_remove_high_frequencies():
+    voices = available_voices(("espeak",))
+    audio, _, _ = make_clean(1, 0, voices, max_phrases=1)
+
+    def share_above(x, hz):
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        return spec[np.fft.rfftfreq(len(x), 1 / SR) > hz].sum() / spec.sum()
+    assert share_above(audio, 4000) > 0.01
+    assert share_above(augment.band_limit(audio, {"kind": "telephone"}), 4000) < 1e-3
+    assert share_above(augment.band_limit(audio, {"kind": "lowpass", "cutoff": 5000.0}), 6000) < 1e-4

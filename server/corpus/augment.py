@@ -138,8 +138,14 @@ def band_limit(audio: np.ndarray, band: dict) -> np.ndarray:
     if band["kind"] == "telephone":
         sos = butter(6, [300, 3400], btype="bandpass", fs=SR, output="sos")
         narrow = sosfilt(sos, audio)
-        # 8 kHz round trip like a narrowband codec path.
-        return resample_poly(resample_poly(narrow, 1, 2), 2, 1)[:len(audio)].astype(np.float32)
+        # 8 kHz round trip with G.711 mu-law quantisation, like a narrowband phone line.
+        low = resample_poly(narrow, 1, 2)
+        peak = max(float(np.max(np.abs(low))), 1e-9)
+        mu = 255.0
+        companded = np.sign(low / peak) * np.log1p(mu * np.abs(low / peak)) / np.log1p(mu)
+        quantised = np.round(companded * 127) / 127
+        low = np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(mu)) / mu * peak
+        return resample_poly(low, 2, 1)[:len(audio)].astype(np.float32)
     sos = butter(8, band["cutoff"], btype="lowpass", fs=SR, output="sos")
     return sosfilt(sos, audio).astype(np.float32)
 
