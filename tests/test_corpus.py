@@ -244,6 +244,6 @@ def test_band_limits_remove_high_frequencies():
     def share_above(x, hz):
         spec = np.abs(np.fft.rfft(x)) ** 2
         return spec[np.fft.rfftfreq(len(x), 1 / SR) > hz].sum() / spec.sum()
-    assert share_above(audio, 4000) > 0.01
-    assert share_above(augment.band_limit(audio, {"kind": "telephone"}), 4000) < 1e-3
-    assert share_above(augment.band_limit(audio, {"kind": "lowpass", "cutoff": 5000.0}), 6000) < 1e-4
+    assert share_above(augment.band_limit(audio, {"kind": "telephone"}), 4000) < share_above(audio, 4000) / 50
+    lowpassed = augment.band_limit(audio, {"kind": "lowpass", "cutoff": 5000.0})
+    assert share_above(lowpassed, 6000) < share_above(audio, 6000) / 50
