@@ -10,6 +10,7 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import server
@@ -50,6 +51,31 @@ def _validation_message(errors) -> tuple[str, str]:
     return f"{field}: {first.get('msg', 'invalid')}", field
 
 
+class _Utf8JsonRequest(Request):
+    """JSON bodies must be UTF-8 (RFC 8259). Anything else is malformed JSON (422 naming the body),
+    not FastAPI's generic 400 "error parsing the body"."""
+
+    async def json(self):
+        if not hasattr(self, "_json"):
+            raw = await self.body()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise json.JSONDecodeError(f"not UTF-8 text at byte {e.start}", "", 0) from None
+            self._json = json.loads(text)
+        return self._json
+
+
+class _Route(APIRoute):
+    def get_route_handler(self):
+        handle = super().get_route_handler()
+
+        async def route_handler(request: Request):
+            return await handle(_Utf8JsonRequest(request.scope, request.receive))
+
+        return route_handler
+
+
 def _error(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status, headers=headers)
 
@@ -61,6 +87,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
     app = FastAPI(title="Mouthpiece sidecar", version=server.__version__, docs_url=None, redoc_url=None,
                   description="Speech-driven ARKit blendshape curves. See docs/API.md.")
     # Middleware added last runs first: the token is checked before any body is read.
+    app.router.route_class = _Route
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(TokenMiddleware, token=token)
 
