@@ -191,6 +191,16 @@ def _fit_spans(raw: list[tuple[str, float, float]], duration: float) -> list[tup
     return out
 
 
+def _from_segment_ends(audio: np.ndarray, rate: int, ends: list[tuple[str, float]]):
+    """flite and festival report each segment's end time; spans run from the previous end."""
+    raw, t = [], 0.0
+    for name, end in ends:
+        raw.append((name, t, end))
+        t = end
+    audio16 = to_16k(audio, rate)
+    return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+
+
 # ---------------------------------------------------------------------------------------- flite
 def flite_voices() -> list[str]:
     if shutil.which("flite") is None:
@@ -214,15 +224,8 @@ def flite_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, fl
         if proc.returncode != 0 or not os.path.exists(wav_path):
             raise EngineError(f"flite -voice {voice.name} failed: {proc.stderr.strip()[:200]}")
         audio, rate = sf.read(wav_path, dtype="float32")
-    raw = []
-    t = 0.0
-    for token in proc.stdout.split():
-        name, _, end = token.rpartition(":")
-        end_s = float(end)
-        raw.append((name, t, end_s))
-        t = end_s
-    audio16 = to_16k(audio, rate)
-    return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+    ends = [(name, float(end)) for name, _, end in (t.rpartition(":") for t in proc.stdout.split())]
+    return _from_segment_ends(audio, rate, ends)
 
 
 # ---------------------------------------------------------------------------------------- festival
@@ -268,16 +271,9 @@ def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str,
         if proc.returncode != 0 or not os.path.exists(wav_path):
             raise EngineError(f"festival voice {voice.name} failed: {proc.stderr.strip()[:200]}")
         audio, rate = sf.read(wav_path, dtype="float32")
-    raw = []
-    t = 0.0
-    for line in proc.stdout.splitlines():
-        if line.startswith("SEG "):
-            _, name, end = line.split()
-            end_s = float(end)
-            raw.append((name, t, end_s))
-            t = end_s
-    audio16 = to_16k(audio, rate)
-    return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+    ends = [(line.split()[1], float(line.split()[2])) for line in proc.stdout.splitlines()
+            if line.startswith("SEG ")]
+    return _from_segment_ends(audio, rate, ends)
 
 
 def synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
