@@ -313,9 +313,10 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
             print(f"warning: installed voices differ from those {out_dir} was started with",
                   file=sys.stderr)
     heldout = sorted(f"{e}:{v}" for e, names in voices.items() for v in names if is_heldout(e, v))
+    code_version = _code_version()
 
     def write_summary(rows: list[dict], finished: bool) -> dict:
-        summary = {"config": config, "code_version": _code_version(), "voices": voices, "heldout_voices": heldout,
+        summary = {"config": config, "code_version": code_version, "voices": voices, "heldout_voices": heldout,
                    "heldout_rule": {"espeak_variants": list(HELDOUT_ESPEAK_VARIANTS),
                                     "flite": list(HELDOUT_FLITE), "festival": list(HELDOUT_FESTIVAL)},
                    "finished": finished, "base_items": len({r["index"] for r in rows}),
