@@ -1,6 +1,22 @@
 """Synthetic speech corpus with exact phone timings (espeak-ng, flite, festival) and augmentation.
 
-Layout and item format: docs/ARCHITECTURE.md ("Corpus on disk"). Build with `scripts/make_corpus`.
+Build: `scripts/make_corpus --out data/corpus --hours 3 --seed 0 [--workers 2] [--augment 2]`
+(hours = clean audio; total = hours x (1 + augment)). Rerun the same command to resume after
+Ctrl-C or a kill; a larger --hours extends the corpus. System packages: espeak-ng, flite,
+festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts, sox.
+
+Layout (docs/ARCHITECTURE.md, "Corpus on disk"):
+- items/<index>_clean.wav|json and items/<index>_aug<k>.wav|json: 16 kHz mono PCM16 and
+  {"id", "index", "text", "engine", "voice", "voice_params", "augment": params | null, "source_id",
+  "split": "train" | "heldout", "duration", "phones": [[ARPAbet | SIL | BR, start_s, end_s], ...]}.
+  Phones are contiguous and cover [0, duration]; augmented items' phones follow the speed change.
+- manifest.jsonl: one line per finished item (the item json without phones/voice_params, plus
+  "wav" and "json" paths relative to the corpus folder); the resume point.
+- corpus.json: config (seed, hours, augment count, engines), voices, held-out voices and rule,
+  hours by split/engine/voice, code_version, finished.
+- babble_bank.npz: the clean audio of the first items, mixed as babble noise.
+
+Held-out split: espeak variants m2 and f3 (every accent) and flite rms are never in "train".
 """
 from .build import build_corpus, build_tiny, read_manifest
 
