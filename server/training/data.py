@@ -63,14 +63,28 @@ def item_phones(corpus_dir, item: dict) -> tuple[list, float]:
     return [tuple(p) for p in meta["phones"]], float(meta.get("duration", 0.0))
 
 
+def _teacher_version() -> str:
+    """A hash of the teacher's code and data: cached curves from an older teacher are not reused."""
+    root = Path(__file__).resolve().parent.parent / "teacher"
+    h = hashlib.sha1()
+    for f in sorted(root.glob("*.py")) + sorted(root.glob("*.json")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+_TEACHER_VERSION = _teacher_version()
+
+
 def _cache_key(item_id: str, encoder_config: dict, fps: float, style_seed: int) -> str:
-    blob = json.dumps([item_id, encoder_config, fps, style_seed], sort_keys=True).encode()
+    features = {k: v for k, v in encoder_config.items() if k in ("kind", "n_mels", "hop", "model_dir")}
+    blob = json.dumps([item_id, features, fps, style_seed, _TEACHER_VERSION], sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:16]
 
 
 def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, cache_dir: Path | None):
     """(features (C, T_feat) float16, curves (T, 52) float32) for one rendering."""
-    key = _cache_key(item["id"], encoder.config(), fps, style_seed)
+    wav = Path(corpus_dir) / "items" / f"{item['id']}.wav"
+    key = _cache_key(f"{Path(corpus_dir).resolve()}/{item['id']}:{wav.stat().st_size}", encoder.config(), fps, style_seed)
     cached = cache_dir / f"{key}.npz" if cache_dir else None
     if cached is not None and cached.is_file():
         try:
@@ -78,7 +92,6 @@ def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, c
                 return z["features"], z["curves"]
         except (OSError, ValueError, KeyError):
             pass
-    wav = Path(corpus_dir) / "items" / f"{item['id']}.wav"
     audio = load_audio(str(wav))
     phones, duration = item_phones(corpus_dir, item)
     duration = duration or audio.duration

@@ -66,11 +66,12 @@ def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, 
     return total, {"x0": loss_x0.item(), "vel": loss_vel.item(), "open": loss_open.item()}
 
 
-def _lr(step, cfg):
+def _lr(step, cfg, time_fraction=0.0):
+    """Warm-up, then cosine decay over whichever runs out first: the steps or the time budget."""
     warm = cfg["warmup_steps"]
     if step < warm:
         return cfg["lr"] * (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, cfg["max_steps"] - warm))
+    progress = min(1.0, max(time_fraction, (step - warm) / max(1, cfg["max_steps"] - warm)))
     return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * progress))
 
 
@@ -143,7 +144,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
             if elapsed >= budget or stop["now"] or (stop_flag is not None and stop_flag()):
                 break
             for group in opt.param_groups:
-                group["lr"] = _lr(step, tc)
+                group["lr"] = _lr(step, tc, elapsed / budget)
             feats, curves = random_batch(stream, int(tc["batch"]), crop, generator)
             t = torch.randint(0, len(ab), (feats.shape[0] * int(tc["noise_levels_per_crop"]),), generator=generator)
             loss, parts = training_loss(train_model.module if world > 1 else model, feats, curves, t, generator,
