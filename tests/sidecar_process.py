@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +71,34 @@ def start_sidecar(checkpoint, state_dir: Path, *extra: str, env: dict | None = N
         raise AssertionError(f"the sidecar did not start: stdout {line!r}, "
                              f"stderr {process.stderr.read().decode(errors='replace')[-3000:]}")
     return Sidecar(process, startup["url"], startup["token"], state_file, startup)
+
+
+def sidecar_fixture(*extra: str, env: dict | None = None):
+    """A module-scoped fixture: one sidecar, started with ``extra`` arguments, for a test module."""
+
+    @pytest.fixture(scope="module")
+    def sidecar(tiny_checkpoint, tmp_path_factory):
+        server = start_sidecar(tiny_checkpoint, tmp_path_factory.mktemp("state"), *extra, env=env)
+        yield server
+        assert server.stop() == 0
+
+    return sidecar
+
+
+@pytest.fixture(scope="module")
+def client(sidecar):
+    with sidecar.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def one_second() -> str:
+    return b64(speech_clip(1.0))
+
+
+@pytest.fixture(scope="module")
+def minute() -> str:
+    return b64(speech_clip(60.0))
 
 
 def _read_line(process: subprocess.Popen) -> str:

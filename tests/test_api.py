@@ -18,34 +18,11 @@ import soundfile as sf
 
 from addon.core import arkit
 from server.timebase import num_frames
-from tests.sidecar_process import b64, run_cli, speech_clip, start_sidecar, wait_for
+from tests.sidecar_process import b64, client, minute, one_second, run_cli, sidecar_fixture, wait_for  # noqa: F401
 
 MAX_AUDIO_S = 120.0
 ENV_TOKEN = "a-token-from-the-environment-0123"
-
-
-@pytest.fixture(scope="module")
-def sidecar(tiny_checkpoint, tmp_path_factory):
-    server = start_sidecar(tiny_checkpoint, tmp_path_factory.mktemp("state"),
-                           "--max-audio-seconds", str(MAX_AUDIO_S), env={"MOUTHPIECE_TOKEN": ENV_TOKEN})
-    yield server
-    assert server.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def client(sidecar):
-    with sidecar.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def one_second():
-    return b64(speech_clip(1.0))
-
-
-@pytest.fixture(scope="module")
-def minute():
-    return b64(speech_clip(60.0))
+sidecar = sidecar_fixture("--max-audio-seconds", str(MAX_AUDIO_S), env={"MOUTHPIECE_TOKEN": ENV_TOKEN})
 
 
 def submit(client, **body) -> dict:

@@ -8,25 +8,9 @@ import socket
 
 import pytest
 
-from tests.sidecar_process import b64, speech_clip, start_sidecar, wait_for
+from tests.sidecar_process import b64, client, one_second, sidecar_fixture, speech_clip, wait_for  # noqa: F401
 
-
-@pytest.fixture(scope="module")
-def sidecar(tiny_checkpoint, tmp_path_factory):
-    server = start_sidecar(tiny_checkpoint, tmp_path_factory.mktemp("state"))
-    yield server
-    assert server.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def client(sidecar):
-    with sidecar.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def one_second():
-    return b64(speech_clip(1.0))
+sidecar = sidecar_fixture()
 
 
 def raw_connection(sidecar) -> socket.socket:

@@ -12,16 +12,11 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_schema_conformance, status_code_conformance)
 
 from schemathesis.checks import not_a_server_error
-from tests.sidecar_process import b64, speech_clip, start_sidecar
+from tests.sidecar_process import b64, sidecar_fixture, speech_clip
 
 EXAMPLES_PER_OPERATION_AND_MODE = 60  # about 360 requests in all
 
-
-@pytest.fixture(scope="module")
-def sidecar(tiny_checkpoint, tmp_path_factory):
-    server = start_sidecar(tiny_checkpoint, tmp_path_factory.mktemp("state"), "--max-queue", "1000")
-    yield server
-    assert server.stop() == 0
+sidecar = sidecar_fixture("--max-queue", "1000")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from server.api.jobs import JobStore, QueueFull, ShuttingDown
 from server.api.limits import StoreLimits
 from server.api.models import JobRequest
 from server.api.prepare import prepare
-from tests.sidecar_process import JOB_GUARD_S, b64, speech_clip
+from tests.sidecar_process import JOB_GUARD_S, minute, one_second  # noqa: F401
 
 
 class Clock:
@@ -22,16 +22,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-@pytest.fixture(scope="module")
-def one_second():
-    return b64(speech_clip(1.0))
-
-
-@pytest.fixture(scope="module")
-def minute():
-    return b64(speech_clip(60.0))
 
 
 def work(audio: str, **fields):

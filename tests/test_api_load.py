@@ -10,18 +10,13 @@ import numpy as np
 import pytest
 
 from addon.core import arkit
-from tests.sidecar_process import b64, speech_clip, start_sidecar, wait_for
+from tests.sidecar_process import b64, sidecar_fixture, speech_clip, wait_for
 
 JOBS = 50
 CLIENTS = 8
 FRAMES = 30  # 1 s at 30 fps
 
-
-@pytest.fixture(scope="module")
-def sidecar(tiny_checkpoint, tmp_path_factory):
-    server = start_sidecar(tiny_checkpoint, tmp_path_factory.mktemp("state"), "--keep-results", str(2 * JOBS))
-    yield server
-    assert server.stop() == 0
+sidecar = sidecar_fixture("--keep-results", str(2 * JOBS))
 
 
 def job_request(i: int, audio: str) -> dict:

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -78,6 +78,17 @@ class _Route(APIRoute):
 
 def _error(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status, headers=headers)
+
+
+def _result_chunks(job):
+    """The result JSON one take at a time: a 16-take, 10-minute result is never all text at once."""
+    head = {"id": job.id, "fps": job.fps, "channels": list(arkit.CHANNELS)}
+    yield json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"takes":['
+    for i, (seed, frames) in enumerate(zip(job.seeds, job.takes)):
+        rows = np.round(frames.astype(np.float64), RESULT_DECIMALS).tolist()
+        take = json.dumps({"seed": seed, "frames": rows}, separators=(",", ":"))
+        yield (b"," if i else b"") + take.encode()
+    yield b"]}"
 
 
 def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float = limits.MAX_AUDIO_SECONDS,
@@ -160,10 +171,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
                     "failed": f"it failed: {status['error']}",
                     "cancelled": "it was cancelled"}[status["status"]]
             raise HTTPException(409, f"job {job_id} is {status['status']}, no result: {hint}")
-        takes = np.round(job.takes.astype(np.float64), RESULT_DECIMALS)
-        body = {"id": job.id, "fps": job.fps, "channels": list(arkit.CHANNELS),
-                "takes": [{"seed": seed, "frames": frames.tolist()} for seed, frames in zip(job.seeds, takes)]}
-        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+        return StreamingResponse(_result_chunks(job), media_type="application/json")
 
     @app.delete("/v1/jobs/{job_id}", response_model=JobStatus, responses=_ERRORS,
                 summary="Cancel a queued or running job, or forget a finished one")

@@ -94,7 +94,7 @@ class Health(BaseModel):
     channels: list[str]
     device: str
     queue_length: int = Field(description="jobs queued or running")
-    limits: dict[str, float]
+    limits: dict[str, int | float]
 
 
 class ErrorBody(BaseModel):

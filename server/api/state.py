@@ -8,8 +8,14 @@ import tempfile
 from pathlib import Path
 
 
+STATE_FILE_ENV = "MOUTHPIECE_STATE_FILE"
+
+
 def default_state_file() -> Path:
-    """``$XDG_STATE_HOME/mouthpiece/sidecar.json``, else ``~/.local/state/mouthpiece/sidecar.json``."""
+    """``$MOUTHPIECE_STATE_FILE``, else ``$XDG_STATE_HOME/mouthpiece/sidecar.json``, else
+    ``~/.local/state/mouthpiece/sidecar.json`` (the add-on's client looks in the same places)."""
+    if os.environ.get(STATE_FILE_ENV):
+        return Path(os.environ[STATE_FILE_ENV])
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "mouthpiece" / "sidecar.json"
 
