@@ -97,8 +97,8 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
     # No /docs or /redoc: they load scripts from a CDN, and the spec is at /openapi.json.
     app = FastAPI(title="Mouthpiece sidecar", version=server.__version__, docs_url=None, redoc_url=None,
                   description="Speech-driven ARKit blendshape curves. See docs/API.md.")
-    # Middleware added last runs first: the token is checked before any body is read.
     app.router.route_class = _Route
+    # Middleware added last runs first: the token is checked before any body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(TokenMiddleware, token=token)
 
