@@ -4,7 +4,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
-APT_PACKAGES=(espeak-ng libespeak-ng1 flite festival festvox-kallpc16k sox)
+# What the tests and the demo need (espeak-ng speech for test clips and the tiny corpus; sox for
+# the corpus's pitch shifting), and what building the full training corpus adds.
+APT_PACKAGES=(espeak-ng libespeak-ng1 sox)
+CORPUS_APT_PACKAGES=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 
 say() { printf '\033[1m[mouthpiece]\033[0m %s\n' "$*" >&2; }
 
