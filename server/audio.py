@@ -45,7 +45,13 @@ def _describe(source) -> str:
     return "the audio" if isinstance(source, (bytes, bytearray, memoryview)) else str(source)
 
 
-def _read(source) -> tuple[np.ndarray, int]:
+def _reason(e: Exception) -> str:
+    """libsndfile's message without the object repr it starts with ("Error opening <...>: ")."""
+    text = str(e)
+    return text.split(": ", 1)[1] if text.startswith("Error opening") and ": " in text else text
+
+
+def _read(source, max_duration_s: float) -> tuple[np.ndarray, int]:
     name = _describe(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
@@ -58,9 +64,17 @@ def _read(source) -> tuple[np.ndarray, int]:
             raise InputError(f"audio: {name} is an empty file; give a WAV, FLAC or OGG file with speech")
         f = source
     try:
-        data, rate = sf.read(f, dtype="float32", always_2d=True)
+        with sf.SoundFile(f) as sound:
+            # Refuse over-long input before decoding it (a small compressed file can hold hours).
+            if sound.frames > 0 and sound.samplerate > 0 and sound.frames / sound.samplerate > max_duration_s:
+                raise InputError(f"audio: {name} is {sound.frames / sound.samplerate / 60:.1f} minutes long; "
+                                 f"the limit is {max_duration_s / 60:.0f} minutes, so split it")
+            data = sound.read(dtype="float32", always_2d=True)
+            rate = sound.samplerate
+    except InputError:
+        raise
     except Exception as e:  # libsndfile's errors vary by format; all mean "cannot decode"
-        raise InputError(f"audio: cannot decode {name} ({e}); give a WAV, FLAC or OGG file") from None
+        raise InputError(f"audio: cannot decode {name} ({_reason(e)}); give a WAV, FLAC or OGG file") from None
     return data, int(rate)
 
 
@@ -94,7 +108,7 @@ def normalise_level(x: np.ndarray) -> np.ndarray:
 
 def load_audio(source, *, max_duration_s: float = MAX_DURATION_S) -> Audio:
     """Decode a path or the bytes of a WAV/FLAC/OGG file into normalised 16 kHz mono."""
-    data, rate = _read(source)
+    data, rate = _read(source, max_duration_s)
     name = _describe(source)
     if data.shape[0] == 0:
         raise InputError(f"audio: {name} holds no samples; give a file with speech in it")
