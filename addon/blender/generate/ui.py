@@ -2,7 +2,7 @@
 
 import bpy
 
-from .. import compat
+from .. import compat, ui_text
 from . import data
 from .job import scene_range
 
@@ -28,7 +28,7 @@ class MOUTHPIECE_PT_generate(bpy.types.Panel):
             else:
                 row.label(text=f"{stage} ({progress:.0%})")
             row.operator("mouthpiece.cancel", text="", icon="X")
-            box.label(text="Esc cancels; nothing changes until it finishes", icon="INFO")
+            ui_text.label(box, context, "Esc cancels. Nothing changes until the job finishes.", icon="INFO")
         start, end = scene_range(scene)
         col = layout.column(align=True)
         col.enabled = not data.ACTIVE.running
@@ -53,7 +53,7 @@ class MOUTHPIECE_PT_generate(bpy.types.Panel):
             else:
                 col.label(text="No sequencer strips", icon="ERROR")
         elif not any(s.type == "SOUND" for s in compat.sequencer_strips(scene)):
-            col.label(text="Add a sound strip in the Video Sequencer", icon="ERROR")
+            ui_text.label(col, context, "Add a sound strip in the Video Sequencer", icon="ERROR")
         col.prop(settings, "use_pins")
         col.prop(settings, "key_mode", expand=True)
         sub = col.column()

@@ -3,6 +3,7 @@
 import bpy
 
 from ...core import arkit
+from .. import ui_text
 from . import data
 
 
@@ -12,14 +13,19 @@ class MOUTHPIECE_UL_mapping(bpy.types.UIList):
     filter_unmapped: bpy.props.BoolProperty(name="Only Mapped", default=False)
 
     def draw_item(self, context, layout, data_, item, icon, active_data, active_propname, index=0):
-        key = context.active_object.data.shape_keys if context.active_object else None
-        row = layout.row(align=True)
-        split = row.split(factor=0.45, align=True)
-        split.label(text=item.name, icon="CHECKMARK" if item.shape_key else "BLANK1")
-        if key is not None:
-            split.prop_search(item, "shape_key", key, "key_blocks", text="", icon="SHAPEKEY_DATA")
+        # Two labels, no icons: ARKit names run to 16 characters and a default-width sidebar has
+        # room for two such names only without the search field's icon and clear button. The
+        # active row is edited in the field under the list. A shape key named like its channel
+        # is dimmed; an unmapped channel is red.
+        split = layout.split(factor=0.5, align=True)
+        split.label(text=item.name)
+        value = split.row(align=True)
+        if not item.shape_key:
+            value.alert = True
+            value.label(text="not mapped")
         else:
-            split.prop(item, "shape_key", text="")
+            value.active = item.shape_key != item.name
+            value.label(text=item.shape_key)
 
     def draw_filter(self, context, layout):
         row = layout.row(align=True)
@@ -49,42 +55,46 @@ class MOUTHPIECE_PT_rig(bpy.types.Panel):
         try:
             data.shape_key_data(obj)
         except data.RigError as exc:
-            col = layout.column(align=True)
-            col.label(text="No shape keys", icon="ERROR")
-            col.label(text=str(exc)[:60])
+            ui_text.label(layout, context, str(exc), icon="ERROR")
             layout.operator("mouthpiece.add_demo_head", icon="MONKEY")
             return
         settings = obj.mouthpiece
         result = data.report(obj)
-        row = layout.row()
-        row.label(text=result.summary() if result else "", icon="SHAPEKEY_DATA")
-        row.operator("mouthpiece.auto_map", text="Auto Map", icon="FILE_REFRESH")
         if not len(settings.mapping):
             box = layout.box()
-            box.label(text="Matched by name; press Auto Map to edit", icon="INFO")
+            ui_text.label(box, context, "Shape keys are matched to ARKit channels by name. "
+                          "Auto Map lists the matches here to edit.", icon="INFO")
+            box.operator("mouthpiece.auto_map", text="Auto Map", icon="FILE_REFRESH")
         else:
+            layout.operator("mouthpiece.auto_map", text="Auto Map", icon="FILE_REFRESH")
             layout.template_list("MOUTHPIECE_UL_mapping", "", settings, "mapping", settings, "mapping_index",
                                  rows=6)
+            if 0 <= settings.mapping_index < len(settings.mapping):
+                item = settings.mapping[settings.mapping_index]
+                col = layout.column(align=True)
+                col.label(text=f"{item.name} is played by:")
+                col.prop_search(item, "shape_key", obj.data.shape_keys, "key_blocks", text="")
         if result is None:
             return
         box = layout.box()
+        # The summary is the report's header: one line that says how the rig maps.
         box.prop(settings, "show_report", icon="TRIA_DOWN" if settings.show_report else "TRIA_RIGHT",
-                 text=f"Report: {len(result.unmapped_channels)} unmapped, {len(result.unused_keys)} unused",
+                 text=f"{len(result.mapped)}/{arkit.NUM_CHANNELS} mapped, {len(result.unused_keys)} "
+                      f"{'key' if len(result.unused_keys) == 1 else 'keys'} unused"
+                      + (f", {len(result.problems)} problems" if result.problems else ""),
                  emboss=False)
         if settings.show_report:
-            col = box.column(align=True)
-            col.scale_y = 0.8
             for problem in result.problems:
-                col.label(text=problem, icon="ERROR")
-            if result.unmapped_channels:
-                col.label(text="ARKit channels with no shape key:")
-                missing = result.unmapped_channels
+                ui_text.label(box, context, problem, icon="ERROR")
+            missing = result.unmapped_channels
+            if missing:
                 speech = [c for c in missing if c in arkit.SPEECH_CHANNELS]
+                ui_text.label(box, context, f"ARKit channels with no shape key ({len(missing)}): " + ", ".join(missing))
                 if speech:
-                    col.label(text=f"  speech: {len(speech)} (these matter most for lip sync)", icon="INFO")
-                for start in range(0, len(missing), 3):
-                    col.label(text="  " + ", ".join(missing[start:start + 3]))
+                    ui_text.label(box, context, f"{len(speech)} of them drive speech, the channels that matter "
+                                  "most for lip sync", icon="INFO")
             if result.unused_keys:
-                col.label(text="Shape keys no channel drives:")
-                for start in range(0, len(result.unused_keys), 3):
-                    col.label(text="  " + ", ".join(result.unused_keys[start:start + 3]))
+                ui_text.label(box, context, f"Shape keys no channel drives ({len(result.unused_keys)}): "
+                              + ", ".join(result.unused_keys))
+            if not (result.problems or missing or result.unused_keys):
+                box.label(text="Every channel has its shape key", icon="CHECKMARK")

@@ -2,12 +2,15 @@
 
 import bpy
 
+from .. import ui_text
 from .data import SIDECAR
 
 _STATE_ICON = {"connected": "CHECKMARK", "starting": "SORTTIME", "down": "CANCEL", "error": "ERROR",
                "unknown": "QUESTION"}
 _STATE_TEXT = {"connected": "Connected", "starting": "Starting...", "down": "Not running", "error": "Error",
                "unknown": "Not checked"}
+_SOURCE_TEXT = {"environment": "MOUTHPIECE_URL", "started": "started by Blender", "state file": "its state file",
+                "preferences": "preferences"}
 
 
 class MOUTHPIECE_PT_main(bpy.types.Panel):
@@ -25,26 +28,21 @@ class MOUTHPIECE_PT_main(bpy.types.Panel):
                   icon=_STATE_ICON.get(health.state, "QUESTION"))
         row.operator("mouthpiece.sidecar_check", text="", icon="FILE_REFRESH")
         if health.state == "connected":
-            grid = box.grid_flow(row_major=True, columns=2, even_columns=False, align=True)
-            grid.label(text="Model")
-            grid.label(text=health.model or "-")
-            grid.label(text="Frame rate")
-            grid.label(text=f"{health.fps:g} fps" if health.fps else "-")
-            grid.label(text="Device")
-            grid.label(text=health.device or "-")
-            grid.label(text="Address")
-            grid.label(text=f"{health.url} ({health.source})")
-        elif health.message:
             col = box.column(align=True)
-            col.scale_y = 0.8
-            for line in _wrap(health.message, 48)[:6]:
-                col.label(text=line)
+            address = health.url.split("://", 1)[-1]
+            for name, value in (("Model", health.model or "-"),
+                                ("Frame rate", f"{health.fps:g} fps" if health.fps else "-"),
+                                ("Device", health.device or "-"),
+                                ("Address", address),
+                                ("Found via", _SOURCE_TEXT.get(health.source, health.source or "-"))):
+                # A fixed split gives the values the room: a grid halves the width and cuts the address.
+                split = col.split(factor=0.36, align=True)
+                split.label(text=name)
+                split.label(text=value)
+        elif health.message:
+            ui_text.label(box, context, health.message, max_lines=6)
         row = box.row(align=True)
-        row.operator("mouthpiece.sidecar_start", text="Start", icon="PLAY")
+        start = row.row(align=True)
+        start.enabled = health.state != "connected"  # already connected: nothing to start
+        start.operator("mouthpiece.sidecar_start", text="Start", icon="PLAY")
         row.operator("mouthpiece.sidecar_stop", text="Stop", icon="PAUSE")
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(text, width) or [text]

@@ -2,6 +2,7 @@
 
 import bpy
 
+from .. import ui_text
 from ..generate import data as generate_data
 
 
@@ -32,10 +33,11 @@ class MOUTHPIECE_PT_takes(bpy.types.Panel):
         row = layout.row(align=True)
         row.enabled = not generate_data.ACTIVE.running
         row.operator("mouthpiece.variations", icon="SEQ_STRIP_DUPLICATE")
-        row.prop(scene.mouthpiece, "takes", text="")
+        row.prop(scene.mouthpiece, "takes", text="Takes")  # 0: the preference's count
         settings = obj.mouthpiece if obj is not None and obj.type == "MESH" else None
         if settings is None or not len(settings.takes):
-            layout.label(text="Variations makes takes to compare here", icon="INFO")
+            ui_text.label(layout, context, "Variations makes several takes of the range to compare here",
+                          icon="INFO")
             return
         layout.label(text=f"Frames {settings.takes_start}-{settings.takes_end}")
         row = layout.row(align=True)
