@@ -11,7 +11,10 @@ DEFAULTS: dict = {
     "features": {"kind": "logmel", "n_mels": 80, "hop": 160, "hidden": 128, "out_dim": 128,
                  "dilations": [1, 2, 4, 8, 1, 2], "stride": 2},
     "denoiser": {"channels": 128, "dilations": [1, 2, 4, 8, 16, 1, 2, 4, 8, 16], "emb_dim": 128},
-    "data": {"corpus": "data/corpus", "cache": "data/cache", "split": "train", "limit": 0},
+    # kind "corpus": the synthetic corpus with the teacher's curves; "livelink" or "blendvoca":
+    # real capture paired with audio under `root` (see server/training/capture.py).
+    "data": {"kind": "corpus", "corpus": "data/corpus", "root": "", "cache": "data/cache", "split": "train",
+             "limit": 0},
     "train": {
         "batch": 16, "crop_seconds": 6.0, "lr": 1e-3, "lr_min": 1e-4, "warmup_steps": 200,
         "max_steps": 200000, "time_budget_minutes": 90.0, "ema_decay": 0.999, "seed": 0,

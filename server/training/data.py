@@ -32,6 +32,7 @@ class Stream:
     feature_rate: float
     seconds: float
     items: int
+    valid: torch.Tensor | None = None  # (52,) 1 where the data has the channel (capture may lack some)
 
     @property
     def frames(self) -> int:
@@ -125,11 +126,24 @@ def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train"
     ratio = encoder.feature_rate / fps
     group = _alignment_group(ratio)
     order = np.random.default_rng(seed).permutation(len(items))
+
+    def prepared():
+        for n, i in enumerate(order):
+            item = items[i]
+            style_seed = int(hashlib.sha1(f"{item['id']}:{seed}".encode()).hexdigest()[:8], 16)
+            yield prepare_item(corpus_dir, item, encoder, fps, style_seed, cache_dir)
+            if progress:
+                progress(n + 1, len(items))
+
+    return concatenate(prepared(), encoder, fps)
+
+
+def concatenate(pairs, encoder, fps: float, valid=None) -> Stream:
+    """(features, curves) pairs -> one Stream, each trimmed to the common grid of both rates."""
+    ratio = encoder.feature_rate / fps
+    group = _alignment_group(ratio)
     feats, curves, seconds = [], [], 0.0
-    for n, i in enumerate(order):
-        item = items[i]
-        style_seed = int(hashlib.sha1(f"{item['id']}:{seed}".encode()).hexdigest()[:8], 16)
-        f, c = prepare_item(corpus_dir, item, encoder, fps, style_seed, cache_dir)
+    for f, c in pairs:
         usable = (c.shape[0] // group) * group
         if usable == 0:
             continue
@@ -139,11 +153,12 @@ def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train"
         if need > 0:  # the last feature frames of an item may be missing by rounding
             feats[-1] = np.pad(feats[-1], ((0, 0), (0, need)), mode="edge")
         seconds += usable / fps
-        if progress:
-            progress(n + 1, len(items))
+    if not curves:
+        raise ValueError("no usable training items (all shorter than one frame group)")
     return Stream(features=torch.from_numpy(np.concatenate(feats, axis=1)),
                   curves=torch.from_numpy(np.concatenate(curves, axis=0)), fps=fps,
-                  feature_rate=encoder.feature_rate, seconds=seconds, items=len(curves))
+                  feature_rate=encoder.feature_rate, seconds=seconds, items=len(curves),
+                  valid=None if valid is None else torch.as_tensor(valid, dtype=torch.float32))
 
 
 def _alignment_group(ratio: float) -> int:

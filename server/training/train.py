@@ -38,8 +38,8 @@ def _dist():
     return 0, 1
 
 
-def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, speech_mask, fps):
-    """One batch's loss. curves: (B, 52, T) in [0, 1]."""
+def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, speech_mask, fps, valid=None):
+    """One batch's loss. curves: (B, 52, T) in [0, 1]; valid: (52,) channels the data has."""
     b, c, T = curves.shape
     x0 = to_model_space(curves)
     audio = model.encoder(feats, T, fps)
@@ -55,6 +55,8 @@ def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, 
     # Known values are imposed at sampling, so the loss counts only what the model must generate.
     free = 1.0 - mask
     w = 1.0 + (cfg_train["weight_speech"] - 1.0) * speech_mask[None, :, None]
+    if valid is not None:
+        w = w * valid[None, :, None]
     loss_x0 = ((pred - x0) ** 2 * w * free).sum() / (w * free).sum().clamp(min=1.0)
     vel_p, vel_t = pred.diff(dim=-1), x0.diff(dim=-1)
     loss_vel = ((vel_p - vel_t) ** 2 * w[..., :1] * free[..., 1:]).mean()
@@ -62,6 +64,8 @@ def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, 
     open_pred = LIP_OPENING_NEUTRAL + torch.einsum("bct,c->bt", v_pred, lip_gains)
     open_true = LIP_OPENING_NEUTRAL + torch.einsum("bct,c->bt", curves, lip_gains)
     loss_open = F.mse_loss(open_pred.clamp(min=0), open_true.clamp(min=0))
+    if valid is not None and valid.min() < 1:  # lip opening needs every channel that moves the lips
+        loss_open = loss_open * float(valid[lip_gains.abs() > 0.01].min())
     total = (loss_x0 + cfg_train["weight_velocity"] * loss_vel + cfg_train["weight_lip_opening"] * loss_open)
     return total, {"x0": loss_x0.item(), "vel": loss_vel.item(), "open": loss_open.item()}
 
@@ -112,11 +116,21 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
             bar.total = total
             bar.update(n - bar.n)
 
-    stream = build_stream(data["corpus"], model.encoder, fps=cfg["fps"], split=data["split"], seed=int(tc["seed"]),
-                          cache_dir=data.get("cache") or None, progress=on_item, limit=int(data.get("limit") or 0))
+    kind = data.get("kind", "corpus")
+    if kind == "corpus":
+        stream = build_stream(data["corpus"], model.encoder, fps=cfg["fps"], split=data["split"],
+                              seed=int(tc["seed"]), cache_dir=data.get("cache") or None, progress=on_item,
+                              limit=int(data.get("limit") or 0))
+    elif kind in ("livelink", "blendvoca"):
+        from server.training.capture import build_capture_stream
+
+        stream = build_capture_stream(kind, data["root"], model.encoder, fps=cfg["fps"], progress=on_item)
+    else:
+        raise ValueError(f"data.kind {kind!r}: expected 'corpus', 'livelink' or 'blendvoca'")
     if bar is not None:
         bar.close()
-    summary = {"corpus": str(data["corpus"]), "split": data["split"], "hours": round(stream.seconds / 3600, 3),
+    summary = {"data": kind, "source": str(data["corpus"] if kind == "corpus" else data["root"]),
+               "split": data["split"], "hours": round(stream.seconds / 3600, 3),
                "renderings": stream.items}
     if not quiet and rank == 0:
         print(f"training data: {stream.seconds / 3600:.2f} h in {stream.items} renderings", flush=True)
@@ -148,7 +162,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
             feats, curves = random_batch(stream, int(tc["batch"]), crop, generator)
             t = torch.randint(0, len(ab), (feats.shape[0] * int(tc["noise_levels_per_crop"]),), generator=generator)
             loss, parts = training_loss(train_model.module if world > 1 else model, feats, curves, t, generator,
-                                        tc, ab, lip_gains, speech_mask, float(cfg["fps"]))
+                                        tc, ab, lip_gains, speech_mask, float(cfg["fps"]), stream.valid)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
