@@ -116,6 +116,11 @@ def cmd_train(args) -> int:
     if args.corpus:
         overrides.setdefault("data", {})["corpus"] = args.corpus
     cfg = load_config(args.config, overrides)
+    if args.export:
+        from server.training.train import export_state
+
+        print(f"checkpoint: {export_state(args.run, cfg, args.export)}")
+        return 0
     out = train(cfg, args.run)
     print(f"checkpoint: {out}")
     return 0
@@ -151,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run", default="runs/default", help="run directory (resumed if it exists)")
     t.add_argument("--corpus", help="corpus directory (overrides the config)")
     t.add_argument("--minutes", type=float, help="time budget (overrides the config)")
+    t.add_argument("--export", metavar="DIR", help="only export the run's last saved EMA weights to DIR")
     t.set_defaults(func=cmd_train)
 
     try:

@@ -11,8 +11,14 @@ class AudioEncoder(nn.Module):
     """Audio -> one vector per output frame. Subclasses set ``out_dim`` and ``feature_rate``."""
 
     out_dim: int
-    feature_rate: float  # feature frames per second
+    feature_rate: float  # frames per second of the learned part's output, before sampling at the fps
     receptive_radius: int = 0  # in feature frames: how far a feature's influence reaches
+
+    @property
+    def input_rate(self) -> float:
+        """Frames per second of ``features()`` (what training crops): the same as feature_rate
+        unless the learned part changes the rate (a strided first layer)."""
+        return getattr(self, "_input_rate", self.feature_rate)
 
     def features(self, samples: np.ndarray) -> torch.Tensor:  # (C, T_feat)
         raise NotImplementedError

@@ -79,7 +79,7 @@ class LogMelEncoder(AudioEncoder):
         super().__init__()
         self.n_mels, self.hop, self.hidden, self.out_dim = n_mels, hop, hidden, out_dim
         self.dilations, self.stride = tuple(dilations), stride
-        self.mel_rate = SAMPLE_RATE / hop
+        self.mel_rate = self._input_rate = SAMPLE_RATE / hop
         # The conv stack runs at mel_rate / stride (50 Hz): fine enough for a 20 ms stop closure.
         self.feature_rate = self.mel_rate / stride
         self.inp = nn.Conv1d(n_mels, hidden, 2 * stride + 1, stride=stride, padding=stride)

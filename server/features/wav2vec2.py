@@ -36,6 +36,7 @@ class Wav2Vec2Encoder(AudioEncoder):
         self.speech.eval().requires_grad_(False)
         stride = int(np.prod(cfg.conv_stride))
         self.feature_rate = 16000 / stride
+        self._input_rate = 16000.0  # features() is the waveform itself
         self.head = nn.Sequential(nn.Conv1d(cfg.hidden_size, hidden, 3, padding=1), nn.GELU(),
                                   nn.Conv1d(hidden, out_dim, 1))
         self.receptive_radius = 1

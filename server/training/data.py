@@ -29,7 +29,7 @@ class Stream:
     features: torch.Tensor  # (C, T_feat) float16
     curves: torch.Tensor  # (T, 52) float32 at fps
     fps: float
-    feature_rate: float
+    feature_rate: float  # frames per second of `features` (the encoder's input rate)
     seconds: float
     items: int
     valid: torch.Tensor | None = None  # (52,) 1 where the data has the channel (capture may lack some)
@@ -74,11 +74,12 @@ def _teacher_version() -> str:
 
 
 _TEACHER_VERSION = _teacher_version()
+_CACHE_FORMAT = 2  # 2: features trimmed on the encoder's input rate
 
 
 def _cache_key(item_id: str, encoder_config: dict, fps: float, style_seed: int) -> str:
     features = {k: v for k, v in encoder_config.items() if k in ("kind", "n_mels", "hop", "model_dir")}
-    blob = json.dumps([item_id, features, fps, style_seed, _TEACHER_VERSION], sort_keys=True).encode()
+    blob = json.dumps([item_id, features, fps, style_seed, _TEACHER_VERSION, _CACHE_FORMAT], sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:16]
 
 
@@ -101,9 +102,9 @@ def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, c
     curves = teacher_curves(phones, duration, fps=fps, loudness=loud, style=Style.random(rng), seed=style_seed)
     feats = encoder.features(audio.samples).numpy().astype(np.float16)
     # Trim both to the same duration on their own grids.
-    n_frames = min(curves.shape[0], int(math.floor(feats.shape[1] / encoder.feature_rate * fps)))
+    n_frames = min(curves.shape[0], int(math.floor(feats.shape[1] / encoder.input_rate * fps)))
     curves = curves[:n_frames].astype(np.float32)
-    feats = feats[:, : int(math.ceil(n_frames * encoder.feature_rate / fps))]
+    feats = feats[:, : int(math.ceil(n_frames * encoder.input_rate / fps))]
     if cached is not None:
         tmp = cached.with_suffix(".tmp.npz")
         np.savez(tmp, features=feats, curves=curves)
@@ -123,7 +124,7 @@ def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train"
     if cache_dir:
         cache_dir.mkdir(parents=True, exist_ok=True)
     # A whole number of feature frames per curve frame-group keeps crops aligned on both grids.
-    ratio = encoder.feature_rate / fps
+    ratio = encoder.input_rate / fps
     group = _alignment_group(ratio)
     order = np.random.default_rng(seed).permutation(len(items))
 
@@ -140,7 +141,7 @@ def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train"
 
 def concatenate(pairs, encoder, fps: float, valid=None) -> Stream:
     """(features, curves) pairs -> one Stream, each trimmed to the common grid of both rates."""
-    ratio = encoder.feature_rate / fps
+    ratio = encoder.input_rate / fps
     group = _alignment_group(ratio)
     feats, curves, seconds = [], [], 0.0
     for f, c in pairs:
@@ -157,7 +158,7 @@ def concatenate(pairs, encoder, fps: float, valid=None) -> Stream:
         raise ValueError("no usable training items (all shorter than one frame group)")
     return Stream(features=torch.from_numpy(np.concatenate(feats, axis=1)),
                   curves=torch.from_numpy(np.concatenate(curves, axis=0)), fps=fps,
-                  feature_rate=encoder.feature_rate, seconds=seconds, items=len(curves),
+                  feature_rate=encoder.input_rate, seconds=seconds, items=len(curves),
                   valid=None if valid is None else torch.as_tensor(valid, dtype=torch.float32))
 
 

@@ -206,3 +206,16 @@ def _save_state(path, model, ema, opt, step, elapsed, generator):
     torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                 "elapsed": elapsed, "generator": generator.get_state()}, tmp)
     os.replace(tmp, path)
+
+
+def export_state(run_dir, cfg: dict, out=None) -> Path:
+    """Export the EMA weights of a run's last saved state (``state.pt``) as a checkpoint, while
+    the run may still be training: for a look at a model halfway."""
+    run_dir = Path(run_dir)
+    state = torch.load(run_dir / "state.pt", map_location="cpu", weights_only=False)
+    model = MouthpieceModel.from_config(cfg["features"], cfg["denoiser"])
+    model.load_state_dict(state["ema"])
+    out = Path(out) if out else run_dir / f"model-step{state['step']}"
+    return save_checkpoint(out, model, name=cfg["name"], fps=float(cfg["fps"]), defaults=cfg["defaults"],
+                           training={"steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
+                                     "partial": True})
