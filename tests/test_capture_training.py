@@ -85,3 +85,15 @@ def test_bad_layouts_say_what_is_expected(tmp_path):
         build_capture_stream("blendvoca", tmp_path, None)
     with pytest.raises(ValueError, match="NAME.wav beside NAME.csv"):
         build_capture_stream("livelink", tmp_path, None)
+
+
+def test_fine_tuning_starts_from_a_checkpoint(tiny_checkpoint, livelink_dir, tmp_path):
+    import torch
+
+    cfg = load_config(CONFIG, {"data": {"kind": "livelink", "root": str(livelink_dir)},
+                               "train": {"max_steps": 1, "init": str(tiny_checkpoint), "lr": 1e-9, "warmup_steps": 1}})
+    out = train(cfg, tmp_path / "tune", quiet=True)
+    tuned, _ = load_checkpoint(out)
+    base, _ = load_checkpoint(tiny_checkpoint)
+    diffs = [(a - b).abs().max().item() for a, b in zip(tuned.state_dict().values(), base.state_dict().values())]
+    assert max(diffs) < 1e-3  # one step at a tiny learning rate: still the base model

@@ -24,6 +24,7 @@ DEFAULTS: dict = {
         "weight_velocity": 1.0,      # frame-to-frame differences, against jitter
         "weight_lip_opening": 4.0,   # lip opening (the lip-sync figures' quantity)
         "threads": 2, "checkpoint_minutes": 5.0, "log_every": 50,
+        "init": "",  # a checkpoint to fine-tune from (same architecture); empty: from scratch
     },
     "defaults": {"steps": 20, "guidance": 1.5},
 }

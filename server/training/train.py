@@ -105,6 +105,15 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
         generator.set_state(state["generator"])
         if not quiet and rank == 0:
             print(f"resuming {run_dir} at step {step} ({elapsed_before / 60:.1f} min trained)", flush=True)
+    elif tc.get("init"):
+        # Fine-tuning (e.g. a personal style from a short capture take): start from a checkpoint.
+        from server.checkpoint import load_checkpoint
+
+        init_model, _ = load_checkpoint(tc["init"])
+        model.load_state_dict(init_model.state_dict())
+        ema.load_state_dict(init_model.state_dict())
+        if not quiet and rank == 0:
+            print(f"fine-tuning from {tc['init']}", flush=True)
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(model)
