@@ -1,7 +1,5 @@
 """Add-on preferences: how to reach the sidecar, and the generation defaults."""
 
-from __future__ import annotations
-
 import os
 import shlex
 from dataclasses import dataclass

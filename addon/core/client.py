@@ -71,14 +71,15 @@ def endpoint_from_environment(environ: Mapping[str, str] | None = None) -> Endpo
 
 
 def state_file_paths(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Where ``mouthpiece serve`` may have written its state file (url, token, pid)."""
+    """Where ``mouthpiece serve`` writes its state file (url, token, pid): ``--state-file`` is
+    mirrored by ``MOUTHPIECE_STATE_FILE``; the default is ``$XDG_STATE_HOME/mouthpiece/sidecar.json``,
+    else ``~/.local/state/mouthpiece/sidecar.json`` (docs/API.md)."""
     environ = os.environ if environ is None else environ
     paths = []
     if environ.get("MOUTHPIECE_STATE_FILE"):
         paths.append(Path(environ["MOUTHPIECE_STATE_FILE"]))
-    if environ.get("XDG_RUNTIME_DIR"):
-        paths.append(Path(environ["XDG_RUNTIME_DIR"]) / "mouthpiece" / "sidecar.json")
-    paths.append(Path.home() / ".cache" / "mouthpiece" / "sidecar.json")
+    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    paths.append(Path(base) / "mouthpiece" / "sidecar.json")
     return paths
 
 
@@ -203,7 +204,12 @@ class SidecarClient:
                 on_progress(float(state.get("progress", 0.0)), str(state.get("stage", "")))
             finished = check_finished(state)
             if finished:
-                return self.result(job_id)
+                result = self.result(job_id)
+                try:
+                    self.cancel(job_id)  # DELETE of a finished job frees its result on the sidecar
+                except SidecarError:
+                    pass
+                return result
             time.sleep(poll_interval)
 
 
@@ -337,6 +343,7 @@ class LocalSidecar:
         self.log_path = Path(log_path) if log_path else None
         self.process: subprocess.Popen | None = None
         self.ready_info: dict | None = None
+        self.startup_error: str | None = None
         self._tail: deque[str] = deque(maxlen=40)
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
@@ -388,6 +395,9 @@ class LocalSidecar:
                 if isinstance(info, dict) and info.get("url"):
                     self.ready_info = info
                     self._ready.set()
+                elif isinstance(info, dict) and info.get("error"):
+                    self.startup_error = str(info["error"])  # the sidecar's own reason it cannot start
+                    self._ready.set()
 
     def poll_ready(self) -> Endpoint | None:
         """The endpoint once the sidecar reported ready; None while starting; raises if it died."""
@@ -395,6 +405,8 @@ class LocalSidecar:
             return Endpoint(str(self.ready_info["url"]).rstrip("/"), self.ready_info.get("token"), "started")
         if self.process is None:
             raise SidecarError("the sidecar was not started")
+        if self.startup_error is not None:
+            raise SidecarError(f"The sidecar could not start: {self.startup_error}")
         code = self.process.poll()
         if code is not None or (self._ready.is_set() and self.ready_info is None):
             if self._reader is not None:

@@ -8,7 +8,7 @@ audaspace (``aud``) and handed in as ``Audio`` too.
 Timing follows Blender's sequencer: a strip's sound starts playing at ``frame_start`` (its
 content start) and is heard from ``frame_final_start`` to ``frame_final_end`` (exclusive), the
 trimmed, visible part. Audio time 0 of the mixdown is the range's first frame; the mixdown lasts
-``(range_end - range_start + 1) / fps`` seconds. Volume is the strip's static volume
+``(range_end - range_start + 1) / fps`` seconds (rounded down to a whole sample). Volume is the strip's static volume
 (animated volume is not followed); pan is ignored (the mixdown is mono).
 """
 
@@ -190,7 +190,9 @@ def mixdown(
     """
     if fps <= 0:
         raise MixdownError(f"frame rate must be positive, got {fps}")
-    n_out = int(round(frame_count(range_start, range_end) / fps * rate))
+    # Rounded down: the sidecar makes ceil(duration * fps) frames, so a mixdown a fraction of a
+    # sample longer than the range (29.97 fps...) would earn one frame too many.
+    n_out = int(math.floor(frame_count(range_start, range_end) / fps * rate + 1e-6))
     out = [0.0] * n_out
     audible = [s for s in strips if not s.mute and s.volume != 0.0]
     heard = [s.name for s in audible if _render_strip(s, out, range_start, fps, rate)]

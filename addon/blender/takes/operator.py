@@ -2,8 +2,6 @@
 click (the take's Action is assigned to the shape keys), applying one copies its keys over the
 range into the original animation, and the rest are deleted."""
 
-from __future__ import annotations
-
 import bpy
 
 from .. import compat, curves, prefs
