@@ -125,12 +125,14 @@ def test_wait_polls_until_done_and_reports_progress(http):
         (200, {"id": "j1", "status": "running", "progress": 0.5, "stage": "sampling", "error": None}),
         (200, {"id": "j1", "status": "done", "progress": 1.0, "stage": "done", "error": None}),
         (200, {"id": "j1", "fps": 24.0, "channels": list(arkit.CHANNELS), "takes": []}),
+        (200, {"id": "j1", "status": "done"}),  # DELETE frees the result on the sidecar
     ]
     seen = []
     result = _client(http).wait("j1", poll_interval=0.01, on_progress=lambda p, s: seen.append((p, s)))
     assert seen == [(0.0, "queued"), (0.5, "sampling"), (1.0, "done")]
     assert result["fps"] == 24.0
-    assert [s[1] for s in http.seen] == ["/v1/jobs/j1"] * 3 + ["/v1/jobs/j1/result"]
+    assert [s[:2] for s in http.seen] == [("GET", "/v1/jobs/j1")] * 3 + [("GET", "/v1/jobs/j1/result"),
+                                                                         ("DELETE", "/v1/jobs/j1")]
 
 
 def test_failed_job_and_cancel(http):

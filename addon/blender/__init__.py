@@ -50,6 +50,7 @@ def register():
     bpy.types.Object.mouthpiece = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings)
     bpy.types.Scene.mouthpiece = bpy.props.PointerProperty(type=generate_prop.MouthpieceSceneSettings)
     bpy.types.VIEW3D_MT_mesh_add.append(_add_menu)
+    sidecar_operator.check_soon()
 
 
 def unregister():

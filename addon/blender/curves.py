@@ -103,6 +103,12 @@ def _append_keys(fcurve, frames: list[float], values: list[float]) -> None:
         points.foreach_get(prop, current)
         current[old:] = [compat.keyframe_enum(prop, name)] * count
         points.foreach_set(prop, current)
+    # New keys come unselected: a selection of keys is how the animator picks a range to redo.
+    for prop in ("select_control_point", "select_left_handle", "select_right_handle"):
+        flags = [False] * total
+        points.foreach_get(prop, flags)
+        flags[old:] = [False] * count
+        points.foreach_set(prop, flags)
     # New keys' handles start at their key (foreach_set does not place them); update() then
     # sorts by frame and recomputes the auto handles.
     for prop in ("handle_left", "handle_right"):

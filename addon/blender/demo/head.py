@@ -115,7 +115,7 @@ def build_head():
             c = 2 * math.pi * k / sides
             radial, depth = LIP_R * math.cos(c), LIP_R * math.sin(c)
             verts.append((cx + ox * radial, front + depth, MOUTH_Z + cz + oz * radial))
-            parts.append(LIP_UP if math.sin(a) > 0 else LIP_LO)
+            parts.append(LIP_UP if math.sin(a) > 1e-9 else LIP_LO)  # both corners: lower lip
     for s in range(segments):
         for k in range(sides):
             a0, a1 = s * sides + k, ((s + 1) % segments) * sides + k
@@ -320,8 +320,8 @@ def _shape(name: str, p, part):
         w = _mouth_weight(p, part) * (1 - _lower(p, part))
         return _offset(p, w, dz=0.04, dy=-0.02)
     if name.startswith("mouthPress"):
-        q = _lip_side(p, part, side, LIP_UP, -0.025)
-        return _lip_side(q, part, side, LIP_LO, 0.025)
+        q = _lip_side(p, part, side, LIP_UP, -0.045)
+        return _lip_side(q, part, side, LIP_LO, 0.045)
     if name.startswith("mouthLowerDown"):
         return _lip_side(p, part, side, LIP_LO, -0.07)
     if name.startswith("mouthUpperUp"):

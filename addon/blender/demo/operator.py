@@ -9,8 +9,9 @@ def _material(name: str, rgba) -> bpy.types.Material:
         mat = bpy.data.materials.new(name)
         mat.diffuse_color = rgba
         mat.roughness = 0.6
-        mat.use_nodes = True
-        bsdf = mat.node_tree.nodes.get("Principled BSDF")
+        if bpy.app.version < (5, 0, 0):
+            mat.use_nodes = True  # always on (and deprecated) from 5.0
+        bsdf = mat.node_tree.nodes.get("Principled BSDF") if mat.node_tree else None
         if bsdf is not None:
             bsdf.inputs["Base Color"].default_value = rgba
     return mat

@@ -95,6 +95,8 @@ class JobOperator:
         job = data.ACTIVE.job
         if event.type == "ESC" and event.value == "PRESS" and job is not None:
             job.cancel()
+            redraw_panels()
+            return {"RUNNING_MODAL"}
         if event.type != "TIMER" or job is None:
             return {"PASS_THROUGH"}
         redraw_panels()

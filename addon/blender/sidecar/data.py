@@ -3,6 +3,7 @@ the panel draws (the panel never makes a network call itself)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import threading
@@ -124,3 +125,6 @@ class Sidecar:
 
 
 SIDECAR = Sidecar()
+# Blender does not unregister add-ons when it quits; the sidecar it started (in its own session,
+# so a Ctrl-C in Blender's terminal spares a running job) must still go with it.
+atexit.register(SIDECAR.stop)

@@ -101,3 +101,23 @@ class MOUTHPIECE_OT_sidecar_check(bpy.types.Operator):
             return {"FINISHED"}
         _in_background(work)
         return {"FINISHED"}
+
+
+def check_soon() -> None:
+    """Fill the panel's connection state once the UI is up (a thread; never blocks drawing)."""
+    if bpy.app.background:
+        return
+
+    def first_check():
+        settings = prefs.connection_settings(bpy.context)
+
+        def work():
+            try:
+                SIDECAR.connect(settings, start=False)
+            except SidecarError:
+                pass
+
+        _in_background(work)
+        return None
+
+    bpy.app.timers.register(first_check, first_interval=1.0)
