@@ -5,12 +5,10 @@ import bpy
 from .. import compat, ui_text
 from . import data
 from .job import scene_range
+from ..panel import SidebarPanel
 
 
-class MOUTHPIECE_PT_generate(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mouthpiece"
+class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
     bl_label = "Generate"
     bl_parent_id = "MOUTHPIECE_PT_main"
 

@@ -5,6 +5,7 @@ import bpy
 from ...core import arkit
 from .. import ui_text
 from . import data
+from ..panel import SidebarPanel
 
 
 class MOUTHPIECE_UL_mapping(bpy.types.UIList):
@@ -42,10 +43,7 @@ class MOUTHPIECE_UL_mapping(bpy.types.UIList):
         return flags, []
 
 
-class MOUTHPIECE_PT_rig(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mouthpiece"
+class MOUTHPIECE_PT_rig(SidebarPanel, bpy.types.Panel):
     bl_label = "Rig"
     bl_parent_id = "MOUTHPIECE_PT_main"
 

@@ -32,6 +32,27 @@ def _in_background(work) -> None:
     bpy.app.timers.register(watch, first_interval=0.1)
 
 
+def connect(operator, context, start: bool) -> set[str]:
+    """Connect (starting the sidecar if ``start``): on a thread in the UI, inline in background."""
+    settings = prefs.connection_settings(context)
+    if bpy.app.background:
+        try:
+            SIDECAR.connect(settings, start=start)
+        except SidecarError as exc:
+            operator.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+    def work():
+        try:
+            SIDECAR.connect(settings, start=start)
+        except SidecarError:
+            pass  # the panel shows SIDECAR.health
+
+    _in_background(work)
+    return {"FINISHED"}
+
+
 class MOUTHPIECE_OT_sidecar_start(bpy.types.Operator):
     """Start the Mouthpiece sidecar (or connect to the configured one) and load its model"""
 
@@ -40,23 +61,7 @@ class MOUTHPIECE_OT_sidecar_start(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     def execute(self, context):
-        settings = prefs.connection_settings(context)
-
-        def work():
-            try:
-                SIDECAR.connect(settings, start=True)
-            except SidecarError:
-                pass  # the panel shows SIDECAR.health
-
-        if bpy.app.background:
-            try:
-                SIDECAR.connect(settings, start=True)
-            except SidecarError as exc:
-                self.report({"ERROR"}, str(exc))
-                return {"CANCELLED"}
-            return {"FINISHED"}
-        _in_background(work)
-        return {"FINISHED"}
+        return connect(self, context, start=True)
 
 
 class MOUTHPIECE_OT_sidecar_stop(bpy.types.Operator):
@@ -84,40 +89,10 @@ class MOUTHPIECE_OT_sidecar_check(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     def execute(self, context):
-        settings = prefs.connection_settings(context)
-
-        def work():
-            try:
-                SIDECAR.connect(settings, start=False)
-            except SidecarError:
-                pass
-
-        if bpy.app.background:
-            try:
-                SIDECAR.connect(settings, start=False)
-            except SidecarError as exc:
-                self.report({"ERROR"}, str(exc))
-                return {"CANCELLED"}
-            return {"FINISHED"}
-        _in_background(work)
-        return {"FINISHED"}
+        return connect(self, context, start=False)
 
 
 def check_soon() -> None:
     """Fill the panel's connection state once the UI is up (a thread; never blocks drawing)."""
-    if bpy.app.background:
-        return
-
-    def first_check():
-        settings = prefs.connection_settings(bpy.context)
-
-        def work():
-            try:
-                SIDECAR.connect(settings, start=False)
-            except SidecarError:
-                pass
-
-        _in_background(work)
-        return None
-
-    bpy.app.timers.register(first_check, first_interval=1.0)
+    if not bpy.app.background:
+        bpy.app.timers.register(lambda: bpy.ops.mouthpiece.sidecar_check() and None, first_interval=1.0)

@@ -4,6 +4,7 @@ import bpy
 
 from .. import ui_text
 from .data import SIDECAR
+from ..panel import SidebarPanel
 
 _STATE_ICON = {"connected": "CHECKMARK", "starting": "SORTTIME", "down": "CANCEL", "error": "ERROR",
                "unknown": "QUESTION"}
@@ -13,10 +14,7 @@ _SOURCE_TEXT = {"environment": "MOUTHPIECE_URL", "started": "started by Blender"
                 "preferences": "preferences"}
 
 
-class MOUTHPIECE_PT_main(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mouthpiece"
+class MOUTHPIECE_PT_main(SidebarPanel, bpy.types.Panel):
     bl_label = "Mouthpiece"
 
     def draw(self, context):

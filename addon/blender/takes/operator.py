@@ -99,6 +99,18 @@ def _take_context(operator, context):
     return obj, key
 
 
+def _chosen_take(operator, context):
+    """(object, key, take index) for the operator's ``index`` (-1: the list's active take)."""
+    obj, key = _take_context(operator, context)
+    if obj is None:
+        return None, None, -1
+    index = operator.index if operator.index >= 0 else obj.mouthpiece.takes_index
+    if not 0 <= index < len(obj.mouthpiece.takes):
+        operator.report({"ERROR"}, "Pick a take in the list first")
+        return None, None, -1
+    return obj, key, index
+
+
 class MOUTHPIECE_OT_preview_take(bpy.types.Operator):
     """Show this take in the viewport (-1: the original animation)"""
 
@@ -132,14 +144,10 @@ class MOUTHPIECE_OT_apply_take(bpy.types.Operator):
                                  description="The take to keep; -1: the active take in the list")
 
     def execute(self, context):
-        obj, key = _take_context(self, context)
+        obj, key, index = _chosen_take(self, context)
         if obj is None:
             return {"CANCELLED"}
         settings = obj.mouthpiece
-        index = self.index if self.index >= 0 else settings.takes_index
-        if not 0 <= index < len(settings.takes):
-            self.report({"ERROR"}, "Pick a take in the list first")
-            return {"CANCELLED"}
         take = settings.takes[index]
         chosen, original = take.action, settings.takes_original
         name, seed = take.name, take.seed
@@ -183,14 +191,10 @@ class MOUTHPIECE_OT_delete_take(bpy.types.Operator):
     index: bpy.props.IntProperty(name="Take", default=-1, min=-1)
 
     def execute(self, context):
-        obj, key = _take_context(self, context)
+        obj, key, index = _chosen_take(self, context)
         if obj is None:
             return {"CANCELLED"}
         settings = obj.mouthpiece
-        index = self.index if self.index >= 0 else settings.takes_index
-        if not 0 <= index < len(settings.takes):
-            self.report({"ERROR"}, "Pick a take in the list first")
-            return {"CANCELLED"}
         if settings.previewing == index:
             _preview(obj, key, -1)
         elif settings.previewing > index:

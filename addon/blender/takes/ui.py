@@ -4,6 +4,7 @@ import bpy
 
 from .. import ui_text
 from ..generate import data as generate_data
+from ..panel import SidebarPanel
 
 
 class MOUTHPIECE_UL_takes(bpy.types.UIList):
@@ -19,10 +20,7 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
         op.index = index
 
 
-class MOUTHPIECE_PT_takes(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Mouthpiece"
+class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
     bl_label = "Takes"
     bl_parent_id = "MOUTHPIECE_PT_main"
 
