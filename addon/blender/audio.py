@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from array import array
+from dataclasses import dataclass
 
 import bpy
 
@@ -17,12 +18,18 @@ from ..core.mixdown import Audio, MixdownError, StripSound
 from . import compat
 
 
-def _sound_bytes(sound) -> tuple[bytes | None, str]:
-    """(bytes of a packed sound or None, absolute path) for a sound datablock."""
-    path = bpy.path.abspath(sound.filepath, library=sound.library)
-    if sound.packed_file is not None:
-        return bytes(sound.packed_file.data), path
-    return None, path
+@dataclass
+class StripSource:
+    """What a sound strip plays, read from bpy on the main thread; decoded later on a worker."""
+
+    name: str
+    path: str
+    data: bytes | None          # the packed sound, if packed
+    frame_start: float
+    frame_final_start: float
+    frame_final_end: float
+    volume: float
+    mute: bool
 
 
 def _decode_with_aud(data: bytes | None, path: str, name: str) -> Audio:
@@ -48,16 +55,16 @@ def _decode_with_aud(data: bytes | None, path: str, name: str) -> Audio:
     return Audio(rate=rate, samples=array("f", mono.astype("float32").tobytes()))
 
 
-def decode_sound(sound, name: str) -> Audio:
-    data, path = _sound_bytes(sound)
+def decode(source: StripSource) -> Audio:
+    """A strip's sound as mono samples: WAV by the pure core, anything else by audaspace."""
+    data, path, name = source.data, source.path, source.name
     if data is None:
         if not path or not os.path.isfile(path):
             raise MixdownError(f"{name}: its sound file {path!r} is missing; relink it or pack it into the .blend")
-        if path.lower().endswith((".wav", ".wave")):
-            with open(path, "rb") as f:
-                data = f.read()
-        else:
+        if not path.lower().endswith((".wav", ".wave")):
             return _decode_with_aud(None, path, name)
+        with open(path, "rb") as f:
+            data = f.read()
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         try:
             return mixdown.decode_wav(data, name)
@@ -75,23 +82,40 @@ def sound_strips(scene, only: str = "") -> list:
     return strips
 
 
-def strip_sounds(scene, fps: float, range_start: int, range_end: int, only: str = "") -> list[StripSound]:
-    """The strips heard in the range, decoded (strips outside it are never read from disk)."""
-    result = []
+def gather(scene, fps: float, range_start: int, range_end: int, only: str = "") -> list[StripSource]:
+    """The strips that overlap the range (main thread: this reads bpy). Raises MixdownError at
+    once when none that is unmuted does, so that the animator hears about it before any work."""
+    sources = []
     for strip in sound_strips(scene, only):
         if strip.frame_final_end <= range_start or strip.frame_final_start > range_end:
             continue
-        muted = strip.mute or compat.channel_muted(scene, strip.channel)
-        audio = Audio(rate=1, samples=[]) if muted else decode_sound(strip.sound, strip.name)
+        sound = strip.sound
         # sound_offset (seconds) moves the sound later into the file; fold it into frame_start.
         frame_start = strip.frame_start - getattr(strip, "sound_offset", 0.0) * fps
-        result.append(StripSound(
-            name=strip.name, audio=audio, frame_start=frame_start,
-            frame_final_start=strip.frame_final_start, frame_final_end=strip.frame_final_end,
-            volume=strip.volume, mute=muted))
-    return result
+        sources.append(StripSource(
+            name=strip.name, path=bpy.path.abspath(sound.filepath, library=sound.library),
+            data=bytes(sound.packed_file.data) if sound.packed_file is not None else None,
+            frame_start=frame_start, frame_final_start=strip.frame_final_start,
+            frame_final_end=strip.frame_final_end, volume=strip.volume,
+            mute=strip.mute or compat.channel_muted(scene, strip.channel)))
+    if not any(not s.mute and s.volume != 0.0 for s in sources):
+        mixdown.mixdown([_silent(s) for s in sources], range_start, range_end, fps)  # raises its message
+    return sources
+
+
+def _silent(source: StripSource) -> StripSound:
+    return StripSound(source.name, Audio(rate=1, samples=[]), source.frame_start, source.frame_final_start,
+                      source.frame_final_end, source.volume, mute=True)
+
+
+def mix(sources: list[StripSource], fps: float, range_start: int, range_end: int) -> bytes:
+    """Decode and mix the gathered strips (no bpy: runs on a worker thread)."""
+    sounds = [_silent(s) if s.mute or s.volume == 0.0 else
+              StripSound(s.name, decode(s), s.frame_start, s.frame_final_start, s.frame_final_end, s.volume)
+              for s in sources]
+    return mixdown.mixdown(sounds, range_start, range_end, fps)
 
 
 def range_audio(scene, fps: float, range_start: int, range_end: int, only: str = "") -> bytes:
     """One mono 16-bit WAV of what plays in [range_start, range_end]; MixdownError if nothing."""
-    return mixdown.mixdown(strip_sounds(scene, fps, range_start, range_end, only), range_start, range_end, fps)
+    return mix(gather(scene, fps, range_start, range_end, only), fps, range_start, range_end)

@@ -1,6 +1,8 @@
 """mouthpiece.generate against a real sidecar: the mapped curves over the range, frame
 semantics (audio time 0 = the range's first frame), renamed and partial rigs, pins."""
 
+import base64
+
 import bpy
 import pytest
 
@@ -48,9 +50,9 @@ def test_request_frames_start_at_the_range_start(speech_scene, speech_wav):
     scene, obj, strip = speech_scene
     scene.render.fps, scene.render.fps_base = 30, 1.001
     plan = plan_job("generate", bpy.context)
-    assert plan.request["fps"] == pytest.approx(30 / 1.001)
-    import base64
-    wav = base64.b64decode(plan.request["audio"])
+    request = plan.build_request()
+    assert request["fps"] == pytest.approx(30 / 1.001)
+    wav = base64.b64decode(request["audio"])
     lead = (strip.frame_start - scene.frame_start) / (30 / 1.001)
     assert _onset_s(wav) == pytest.approx(lead + _onset_s(speech_wav.read_bytes()), abs=0.03)
     job = Job(plan, connection_settings())
@@ -105,7 +107,7 @@ def test_pins_are_met_exactly(speech_scene):
         key.key_blocks[channel].value = value
         key.key_blocks[channel].keyframe_insert("value", frame=frame)
     plan = plan_job("generate", bpy.context)
-    sent = {(k["channel"], k["frame"] + scene.frame_start): k["value"] for k in plan.request["keys"]}
+    sent = {(k["channel"], k["frame"] + scene.frame_start): k["value"] for k in plan.build_request()["keys"]}
     assert sent == pytest.approx(pins)
     job = Job(plan, connection_settings())
     job.run()

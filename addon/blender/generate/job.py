@@ -38,11 +38,17 @@ class JobPlan:
     write: tuple[int, int]       # scene frames whose keys are replaced (inclusive)
     keep_pins: bool
     tolerance: float | None      # None: a key on every frame
-    request: dict = field(repr=False)
+    sounds: list = field(repr=False)       # audio.StripSource, read on the main thread
+    parameters: dict = field(repr=False)   # build_job_request's arguments but the audio
 
     @property
     def label(self) -> str:
         return self.kind.replace("_", " ")
+
+    def build_request(self) -> dict:
+        """Decode and mix the sound, then the POST body (no bpy: runs on the worker thread)."""
+        wav = audio.mix(self.sounds, self.fps, *self.context)
+        return client.build_job_request(wav, self.fps, **self.parameters)
 
 
 def scene_range(scene) -> tuple[int, int]:
@@ -121,8 +127,8 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
     if end - start < 1:
         raise PlanError(f"The frame range {start}-{end} is too short")
     try:
-        wav = audio.range_audio(scene, fps, start, end,
-                                only=settings.audio_strip if settings.audio_source == "STRIP" else "")
+        sounds = audio.gather(scene, fps, start, end,
+                              only=settings.audio_strip if settings.audio_source == "STRIP" else "")
     except MixdownError as exc:
         raise PlanError(str(exc)) from None
     pins = _pins(key, mapping, *write, start) if keep_pins else []
@@ -134,11 +140,12 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
     seed = random.randrange(0, 2**31 - 1) if settings.use_random_seed else settings.seed
     steps = settings.steps or prefs.pref("default_steps", context) or None
     guidance = settings.guidance or prefs.pref("default_guidance", context) or None
-    request = client.build_job_request(wav, fps, samples=samples, seed=seed, steps=steps, guidance=guidance,
-                                       keys=pins, existing=existing, regenerate=regenerate)
+    parameters = dict(samples=samples, seed=seed, steps=steps, guidance=guidance, keys=pins, existing=existing,
+                      regenerate=regenerate)
     return JobPlan(kind=kind, object_name=obj.name, mapping=mapping, store_mapping=automatic, fps=fps,
                    context=context_range, write=write, keep_pins=keep_pins,
-                   tolerance=settings.tolerance if settings.key_mode == "REDUCED" else None, request=request)
+                   tolerance=settings.tolerance if settings.key_mode == "REDUCED" else None,
+                   sounds=sounds, parameters=parameters)
 
 
 class Job:
@@ -162,19 +169,21 @@ class Job:
 
     def run(self) -> None:
         try:
+            self.stage = "mixing the sound"
+            request = self.plan.build_request()
             self.stage = "connecting to the sidecar"
             sidecar = SIDECAR.connect(self.connection, start=True, cancel_requested=self.cancel_event.is_set)
             if self.cancel_event.is_set():
                 raise JobCancelled("cancelled")
             self.stage = "sending audio"
-            job_id = sidecar.submit(self.plan.request)["id"]
+            job_id = sidecar.submit(request)["id"]
             result = sidecar.wait(job_id, on_progress=self._progress, cancel_requested=self.cancel_event.is_set)
             self.stage = "receiving curves"
             self.result_fps, self.takes = client.parse_result(result)
             self.progress = 1.0
         except JobCancelled:
             self.cancelled = True
-        except SidecarError as exc:
+        except (SidecarError, MixdownError) as exc:
             self.error = str(exc)
         except Exception as exc:  # a bug must still end the job with a report, not hang the modal
             self.error = f"Unexpected error: {exc!r}"
@@ -207,10 +216,16 @@ def take_values(plan: JobPlan, take: client.Take, result_fps: float) -> dict[str
 
 
 def target_key(plan: JobPlan):
+    """The job's mesh and Key, checked before anything is written (the animator may have
+    deleted or renamed things while the job ran)."""
     obj = bpy.data.objects.get(plan.object_name)
     if obj is None or obj.type != "MESH" or obj.data.shape_keys is None:
         raise PlanError(f"'{plan.object_name}' or its shape keys went away while the job ran; nothing was written")
-    return obj, obj.data.shape_keys
+    key = obj.data.shape_keys
+    missing = sorted(k for k in plan.mapping.values() if k not in key.key_blocks)
+    if missing:
+        raise PlanError(f"shape keys {', '.join(missing[:4])} went away while the job ran; nothing was written")
+    return obj, key
 
 
 def write_take(plan: JobPlan, key, values: dict[str, list[float]], action=None) -> int:
