@@ -29,6 +29,7 @@ classes = (
     takes_operator.MOUTHPIECE_OT_preview_take,
     takes_operator.MOUTHPIECE_OT_apply_take,
     takes_operator.MOUTHPIECE_OT_delete_take,
+    takes_operator.MOUTHPIECE_OT_use_take_seed,
     takes_operator.MOUTHPIECE_OT_discard_takes,
     demo_operator.MOUTHPIECE_OT_add_demo_head,
     rig_ui.MOUTHPIECE_UL_mapping,

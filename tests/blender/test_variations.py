@@ -58,3 +58,16 @@ def test_delete_one_take_and_apply_without_prior_animation(speech_scene):
     assert action is not None and not action.use_fake_user
     assert compat.fcurves_of(action, key).find('key_blocks["jawOpen"].value') is not None
     assert len(obj.mouthpiece.takes) == 0
+
+
+def test_a_takes_seed_reproduces_it(speech_scene):
+    scene, obj, strip = speech_scene
+    scene.mouthpiece.seed = 40
+    bpy.ops.mouthpiece.variations(count=3)
+    bpy.ops.mouthpiece.preview_take(index=2)
+    favourite = values(obj, "jawOpen", scene.frame_start, scene.frame_end)
+    assert bpy.ops.mouthpiece.use_take_seed(index=2) == {"FINISHED"}
+    assert scene.mouthpiece.seed == 42 and not scene.mouthpiece.use_random_seed
+    bpy.ops.mouthpiece.discard_takes()
+    bpy.ops.mouthpiece.generate()
+    assert values(obj, "jawOpen", scene.frame_start, scene.frame_end) == pytest.approx(favourite, abs=1e-5)

@@ -289,9 +289,14 @@ def _shape(name: str, p, part):
         return _jaw(p, part, forward=1.0)
     if name in ("jawLeft", "jawRight"):
         return _jaw(p, part, sideways=1.0 if name == "jawLeft" else -1.0)
-    if name == "mouthClose":  # lips together against an open jaw: the lower lip rises
-        w = _mouth_weight(p, part) * _lower(p, part) * (part != SKIN)
-        return _offset(p, w, dz=0.13, dy=-0.03)
+    if name == "mouthClose":
+        # Lips together against an open jaw: the lower lip undoes jawOpen's drop (alone, as in
+        # ARKit, it pushes the lower lip up into the upper one).
+        if part in (LIP_LO, MOUTH) and _lower(p, part) > 0:
+            w = _lower(p, part)
+            q = _rotate_x(p, (0, 0.35, MOUTH_Z + 0.1), -0.32 * w)
+            return _offset(q, 1.0, dz=-0.01)
+        return _offset(p, (part == LIP_UP) + (part == MOUTH) * (1 - _lower(p, part)), dz=-0.02)
     if name == "mouthFunnel":
         return _mouth_scale(p, part, 0.72, 2.4, 0.07)
     if name == "mouthPucker":
@@ -307,12 +312,14 @@ def _shape(name: str, p, part):
         return _offset(p, _mouth_weight(p, part) * _corner(p, side), dx=side * 0.05, dy=0.06)
     if name.startswith("mouthStretch"):
         return _offset(p, _mouth_weight(p, part) * _corner(p, side), dx=side * 0.08, dz=-0.03)
-    if name == "mouthRollLower":
+    if name == "mouthRollLower":  # the lower lip turns in: back, up, and thinner
         w = (part == LIP_LO) + (part == MOUTH) * _lower(p, part)
-        return _offset(p, w, dy=0.04, dz=0.03)
+        q = _offset(p, w, dy=0.06, dz=0.035)
+        return (q[0], q[1], q[2] + w * 0.5 * (MOUTH_Z - 0.03 - q[2]) * (part == LIP_LO))
     if name == "mouthRollUpper":
         w = (part == LIP_UP) + (part == MOUTH) * (1 - _lower(p, part))
-        return _offset(p, w, dy=0.04, dz=-0.03)
+        q = _offset(p, w, dy=0.06, dz=-0.035)
+        return (q[0], q[1], q[2] + w * 0.5 * (MOUTH_Z + 0.03 - q[2]) * (part == LIP_UP))
     if name == "mouthShrugLower":
         w = _mouth_weight(p, part) * _lower(p, part)
         return _offset(p, w, dz=0.05, dy=-0.03)
@@ -332,7 +339,7 @@ def _shape(name: str, p, part):
         return _offset(q, w, dy=-0.2, dz=-0.02)
     if name == "cheekPuff":
         w = max(_skin_region(p, part, (0.42, -0.3), 0.3), _skin_region(p, part, (-0.42, -0.3), 0.3))
-        return (p[0] * (1 + 0.12 * w), p[1] - 0.06 * w, p[2])
+        return (p[0] * (1 + 0.2 * w), p[1] - 0.08 * w, p[2])
     if name.startswith("cheekSquint"):
         return _offset(p, _skin_region(p, part, (side * 0.38, -0.1), 0.22), dz=0.05, dy=-0.01)
     if name.startswith("noseSneer"):

@@ -209,6 +209,26 @@ class MOUTHPIECE_OT_delete_take(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOUTHPIECE_OT_use_take_seed(bpy.types.Operator):
+    """Use this take's seed for the next Generate (to reproduce a favourite)"""
+
+    bl_idname = "mouthpiece.use_take_seed"
+    bl_label = "Use Seed"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Take", default=-1, min=-1)
+
+    def execute(self, context):
+        obj, key, index = _chosen_take(self, context)
+        if obj is None:
+            return {"CANCELLED"}
+        settings = context.scene.mouthpiece
+        settings.seed = obj.mouthpiece.takes[index].seed
+        settings.use_random_seed = False
+        self.report({"INFO"}, f"Seed set to {settings.seed}")
+        return {"FINISHED"}
+
+
 class MOUTHPIECE_OT_discard_takes(bpy.types.Operator):
     """Delete all takes and keep the original animation"""
 

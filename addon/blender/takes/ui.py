@@ -45,4 +45,5 @@ class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
         layout.template_list("MOUTHPIECE_UL_takes", "", settings, "takes", settings, "takes_index", rows=3)
         row = layout.row(align=True)
         row.operator("mouthpiece.apply_take", text="Apply Selected", icon="CHECKMARK").index = -1
+        row.operator("mouthpiece.use_take_seed", text="", icon="RNDCURVE").index = -1
         row.operator("mouthpiece.discard_takes", text="Discard All", icon="TRASH")
