@@ -411,6 +411,11 @@ class LocalSidecar:
         if code is not None or (self._ready.is_set() and self.ready_info is None):
             if self._reader is not None:
                 self._reader.join(timeout=1.0)
+            if code is None:  # stdout closed a moment before the process is reaped
+                try:
+                    code = self.process.wait(5.0)
+                except subprocess.TimeoutExpired:
+                    pass
             raise SidecarError(
                 f"The sidecar exited (code {code}) before it was ready. Command: {' '.join(self.command)}"
                 + self.log_hint()

@@ -18,6 +18,11 @@ from . import data
 from .job import Job, JobPlan, PlanError, plan_job, take_values, target_key, write_take
 
 
+# UNDO without REGISTER: one undo step, and no redo panel, whose redo would run the whole job
+# again synchronously and freeze the UI.
+JOB_OPTIONS = {"UNDO"}
+
+
 def cancel_running_job() -> None:
     if data.ACTIVE.job is not None:
         data.ACTIVE.job.cancel()
@@ -111,7 +116,7 @@ class MOUTHPIECE_OT_generate(JobOperator, bpy.types.Operator):
 
     bl_idname = "mouthpiece.generate"
     bl_label = "Generate"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = JOB_OPTIONS
     kind = "generate"
 
 
@@ -120,7 +125,7 @@ class MOUTHPIECE_OT_inbetween(JobOperator, bpy.types.Operator):
 
     bl_idname = "mouthpiece.inbetween"
     bl_label = "In-between"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = JOB_OPTIONS
     kind = "inbetween"
 
 
@@ -129,7 +134,7 @@ class MOUTHPIECE_OT_regenerate_range(JobOperator, bpy.types.Operator):
 
     bl_idname = "mouthpiece.regenerate_range"
     bl_label = "Regenerate Range"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = JOB_OPTIONS
     kind = "regenerate_range"
 
 

@@ -58,7 +58,12 @@ class Sidecar:
             if endpoint is None and settings.mode != "URL":
                 endpoint = client.discover("", "")  # a `mouthpiece serve` already running
         if endpoint is not None:
-            return self._check(endpoint)
+            try:
+                return self._check(endpoint)
+            except client.SidecarUnreachable:
+                if endpoint.source != "state file" or not start:
+                    raise
+                # A state file left by a sidecar that no longer answers: start our own.
         if settings.mode == "URL":
             raise SidecarError("No sidecar URL is set: fill in the URL in the add-on preferences or set MOUTHPIECE_URL")
         if not start:

@@ -6,7 +6,7 @@ import bpy
 
 from .. import compat, curves, prefs
 from ..generate.job import PlanError, take_values, target_key, write_take
-from ..generate.operator import JobOperator
+from ..generate.operator import JOB_OPTIONS, JobOperator
 from ..rig import data as rig
 
 
@@ -39,7 +39,7 @@ class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
 
     bl_idname = "mouthpiece.variations"
     bl_label = "Variations"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = JOB_OPTIONS
     kind = "variations"
 
     count: bpy.props.IntProperty(name="Takes", default=0, min=0, max=16,
