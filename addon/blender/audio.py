@@ -87,16 +87,17 @@ def gather(scene, fps: float, range_start: int, range_end: int, only: str = "") 
     once when none that is unmuted does, so that the animator hears about it before any work."""
     sources = []
     for strip in sound_strips(scene, only):
-        if strip.frame_final_end <= range_start or strip.frame_final_start > range_end:
+        content_start, heard_from, heard_to = compat.strip_span(strip)
+        if heard_to <= range_start or heard_from > range_end:
             continue
         sound = strip.sound
         # sound_offset (seconds) moves the sound later into the file; fold it into frame_start.
-        frame_start = strip.frame_start - getattr(strip, "sound_offset", 0.0) * fps
+        frame_start = content_start - getattr(strip, "sound_offset", 0.0) * fps
         sources.append(StripSource(
             name=strip.name, path=bpy.path.abspath(sound.filepath, library=sound.library),
             data=bytes(sound.packed_file.data) if sound.packed_file is not None else None,
-            frame_start=frame_start, frame_final_start=strip.frame_final_start,
-            frame_final_end=strip.frame_final_end, volume=strip.volume,
+            frame_start=frame_start, frame_final_start=heard_from,
+            frame_final_end=heard_to, volume=strip.volume,
             mute=strip.mute or compat.channel_muted(scene, strip.channel)))
     if not any(not s.mute and s.volume != 0.0 for s in sources):
         mixdown.mixdown([_silent(s) for s in sources], range_start, range_end, fps)  # raises its message

@@ -4,6 +4,8 @@
   per slot, a channelbag with the F-curves. ``Action.fcurves`` stayed as a legacy view in 4.4/4.5
   and was removed in 5.0. On 4.2/4.3 there are no slots: F-curves live in ``Action.fcurves``.
 - 4.4 renamed the sequencer's ``sequences`` to ``strips`` (``sequences`` removed in 5.0).
+- 5.2 renamed a strip's ``frame_start`` / ``frame_final_start`` / ``frame_final_end`` to
+  ``content_start`` / ``left_handle`` / ``right_handle`` (the old names are deprecated).
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ def sequencer_strips(scene) -> list:
     if strips is None:
         strips = editor.sequences_all
     return list(strips)
+
+
+def strip_span(strip) -> tuple[float, float, float]:
+    """(content start, first frame heard, frame where it stops being heard) of a strip."""
+    if hasattr(strip, "left_handle"):
+        return strip.content_start, strip.left_handle, strip.right_handle
+    return strip.frame_start, strip.frame_final_start, strip.frame_final_end
 
 
 def channel_muted(scene, channel: int) -> bool:

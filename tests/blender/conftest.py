@@ -83,10 +83,10 @@ def sidecar(tiny_checkpoint, tmp_path_factory):
 def speech_scene(speech_wav):
     """A fresh scene at 24 fps: the demo head, and the sentence as a sound strip at frame 11,
     frame range 5 .. strip end + 4 (so audio time 0 is frame 5, not the strip's start)."""
-    from tests.blender.helpers import add_sound, demo_head, new_scene
+    from tests.blender.helpers import add_sound, demo_head, new_scene, strip_end
 
     scene = new_scene(24)
     strip = add_sound(scene, speech_wav, 11)
-    scene.frame_start, scene.frame_end = 5, int(strip.frame_final_end) + 4
+    scene.frame_start, scene.frame_end = 5, int(strip_end(strip)) + 4
     obj = demo_head()
     return scene, obj, strip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from addon.blender import curves
+from addon.blender import compat, curves
 
 
 def new_scene(fps: int = 24):
@@ -19,6 +19,15 @@ def add_sound(scene, path, frame_start: int, name: str = "voice", channel: int =
     editor = scene.sequence_editor_create()
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
     return strips.new_sound(name, str(path), channel, frame_start)
+
+
+def strip_end(strip) -> float:
+    return compat.strip_span(strip)[2]
+
+
+def trim_start(strip, frames: int) -> None:
+    """Cut ``frames`` off the start of a strip (5.2 renamed frame_offset_start)."""
+    setattr(strip, "left_handle_offset" if hasattr(strip, "left_handle_offset") else "frame_offset_start", frames)
 
 
 def demo_head(rename: dict[str, str] | None = None):

@@ -12,7 +12,7 @@ import pytest
 
 from addon.blender import audio
 from addon.core.mixdown import MixdownError, decode_wav
-from tests.blender.helpers import add_sound, new_scene
+from tests.blender.helpers import add_sound, new_scene, strip_end, trim_start
 
 
 def _envelope(wav_bytes, hop_s=0.02):
@@ -30,7 +30,7 @@ def _onset(wav_bytes, hop_s=0.02, threshold=0.02):
 def test_strip_placement_sets_audio_time_zero(speech_wav):
     scene = new_scene(24)
     strip = add_sound(scene, speech_wav, 35)
-    end = int(strip.frame_final_end)
+    end = int(strip_end(strip))
     wav = audio.range_audio(scene, 24.0, 11, end)
     with wave.open(io.BytesIO(wav)) as w:
         assert w.getframerate() == 16000 and w.getnchannels() == 1
@@ -43,8 +43,8 @@ def test_strip_placement_sets_audio_time_zero(speech_wav):
 def test_trimmed_strip_only_plays_its_visible_part(speech_wav):
     scene = new_scene(24)
     strip = add_sound(scene, speech_wav, 1)
-    strip.frame_offset_start = 24  # the first second is cut
-    wav = audio.range_audio(scene, 24.0, 1, int(strip.frame_final_end))
+    trim_start(strip, 24)  # the first second is cut
+    wav = audio.range_audio(scene, 24.0, 1, int(strip_end(strip)))
     env = _envelope(wav)
     assert max(env[: int(0.95 / 0.02)]) < 1e-3 and max(env) > 0.05
 
@@ -52,7 +52,7 @@ def test_trimmed_strip_only_plays_its_visible_part(speech_wav):
 def test_packed_sound_and_flac_via_blender(speech_wav, tmp_path):
     scene = new_scene(24)
     strip = add_sound(scene, speech_wav, 1)
-    end = int(strip.frame_final_end)
+    end = int(strip_end(strip))
     on_disk = audio.range_audio(scene, 24.0, 1, end)
     strip.sound.pack()
     assert strip.sound.packed_file is not None

@@ -6,11 +6,12 @@ import base64
 import bpy
 import pytest
 
+from addon.blender import compat
 from addon.blender.generate.job import Job, plan_job
 from addon.blender.prefs import connection_settings
 from addon.core import arkit
 from addon.core.mixdown import decode_wav
-from tests.blender.helpers import add_sound, demo_head, fcurve, new_scene, snapshot, values
+from tests.blender.helpers import add_sound, demo_head, fcurve, new_scene, snapshot, strip_end, values
 
 pytestmark = pytest.mark.usefixtures("sidecar")
 
@@ -53,7 +54,7 @@ def test_request_frames_start_at_the_range_start(speech_scene, speech_wav):
     request = plan.build_request()
     assert request["fps"] == pytest.approx(30 / 1.001)
     wav = base64.b64decode(request["audio"])
-    lead = (strip.frame_start - scene.frame_start) / (30 / 1.001)
+    lead = (compat.strip_span(strip)[0] - scene.frame_start) / (30 / 1.001)
     assert _onset_s(wav) == pytest.approx(lead + _onset_s(speech_wav.read_bytes()), abs=0.03)
     job = Job(plan, connection_settings())
     job.run()
@@ -74,7 +75,7 @@ def test_renamed_rig_gets_the_same_result(speech_wav):
     for rename in (None, RENAMED):
         scene = new_scene(24)
         strip = add_sound(scene, speech_wav, 11)
-        scene.frame_start, scene.frame_end = 5, int(strip.frame_final_end) + 4
+        scene.frame_start, scene.frame_end = 5, int(strip_end(strip)) + 4
         obj = demo_head(rename)
         assert bpy.ops.mouthpiece.generate() == {"FINISHED"}
         names = {c: (rename or {}).get(c, c) for c in arkit.CHANNELS}
