@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -102,7 +103,9 @@ def start_sidecar(args, work: Path) -> LocalSidecar:
     command += ["--state-file", str(work / "sidecar.json")]  # never the user's own sidecar's state file
     if args.threads:
         command += ["--threads", str(args.threads)]
-    sidecar = LocalSidecar(command, cwd=str(ROOT), log_path=Path(args.out) / "demo_sidecar.log")
+    log_path = Path(args.out) / "demo_sidecar.log"
+    log_path.unlink(missing_ok=True)  # LocalSidecar appends: keep only this run's log
+    sidecar = LocalSidecar(command, cwd=str(ROOT), log_path=log_path)
     sidecar.start()
     try:
         sidecar.wait_ready(SIDECAR_STARTUP_GUARD_S)
@@ -153,8 +156,6 @@ def run_blender(args, story: dict, sidecar: LocalSidecar, work: Path) -> dict:
 
 def _clean_env() -> dict:
     """This environment without the project venv's Python settings (Blender has its own Python)."""
-    import os
-
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
 
 
@@ -184,11 +185,11 @@ def summary(out: Path, timer: Timer, result: dict, story: dict, sidecar_info: di
                      "(over keys Mouthpiece wrote); the demo made them pins")
     lines += ["", "  time per stage:"]
     for name, seconds in timer.stages:
-        lines.append(f"    {name:<40s} {seconds:7.1f} s")
+        lines.append(f"    {name:<46s} {seconds:7.1f} s")
         if name == "headless Blender":
             for inner, inner_s in result["stages"]:
-                lines.append(f"      {inner:<38s} {inner_s:7.1f} s")
-    lines.append(f"    {'total (this run, after set-up)':<40s} {wall:7.1f} s")
+                lines.append(f"      {inner:<44s} {inner_s:7.1f} s")
+    lines.append(f"    {'total after set-up':<46s} {wall:7.1f} s")
     return "\n".join(lines)
 
 
@@ -219,6 +220,9 @@ def main(argv=None) -> int:
     except DemoFailed as exc:
         say(f"FAILED: {exc}")
         return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
     finally:
         if sidecar is not None:
             say("stopping the sidecar")
