@@ -169,11 +169,12 @@ def summary(out: Path, timer: Timer, result: dict, story: dict, sidecar_info: di
     files = [("demo.blend", "the scene: demo head, sound strip, the animation (chosen take applied)"),
              ("demo.csv", "the final 52 ARKit curves, Mouthpiece CSV at 30 fps (row 0 = audio start)"),
              ("demo.png", "jaw and lip curves over the waveform, phones, pins and edited ranges"),
-             ("demo_strip.png", "rendered frames of the head talking"),
+             ("demo_strip.png", "rendered frames of the head talking (each one in demo_frames/)"),
              ("demo_run.json", "what the Blender part did (timings, curves after each step)"),
              ("demo_sidecar.log", "the sidecar's log"), ("demo_blender.log", "Blender's log")]
     for name, what in files:
         lines.append(f"  {out / name}\n      {what}")
+    lines.append(f"  Open the scene with `blender {out / 'demo.blend'}` (play it to hear the sentence).")
     lines += ["", f"  model {sidecar_info.get('model')} on {sidecar_info.get('device')}, "
               f"Blender {result.get('blender')}, {story['frame_end'] - story['frame_start'] + 1} frames "
               f"at {story['fps']:g} fps",
