@@ -12,7 +12,7 @@ from addon.blender.prefs import ConnectionSettings, connection_settings
 from addon.blender.sidecar.data import Sidecar
 from addon.core import client
 from tests.blender.conftest import PROJECT_PYTHON, ROOT
-from tests.blender.helpers import demo_head, new_scene, snapshot
+from tests.blender.helpers import new_scene, snapshot
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import bpy
-import pytest
 
 from addon.core import arkit
 from tests.blender.conftest import ROOT

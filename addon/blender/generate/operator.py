@@ -15,7 +15,7 @@ from .. import curves, prefs
 from ..rig import data as rig
 from ..sidecar.operator import redraw_panels
 from . import data
-from .job import Job, JobPlan, PlanError, plan_job, take_values, target_key, write_take
+from .job import Job, PlanError, plan_job, take_values, target_key, write_take
 
 
 # UNDO without REGISTER: one undo step, and no redo panel, whose redo would run the whole job
@@ -61,7 +61,7 @@ class JobOperator:
             return {"CANCELLED"}
         try:
             message = self.apply(context, job)
-        except (PlanError, Exception) as exc:  # nothing half-written: apply validates before writing
+        except Exception as exc:  # PlanError and any bug: apply checks everything before it writes
             self.report({"ERROR"}, f"Could not write the result: {exc}")
             return {"CANCELLED"}
         self.report({"INFO"}, message)
@@ -179,5 +179,3 @@ class MOUTHPIECE_OT_cancel(bpy.types.Operator):
         cancel_running_job()
         return {"FINISHED"}
 
-
-__all__ = ["JobOperator", "JobPlan", "cancel_running_job"]

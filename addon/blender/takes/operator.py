@@ -5,7 +5,7 @@ range into the original animation, and the rest are deleted."""
 import bpy
 
 from .. import compat, curves, prefs
-from ..generate.job import PlanError, take_values, target_key, write_take
+from ..generate.job import take_values, target_key, write_take
 from ..generate.operator import JOB_OPTIONS, JobOperator
 from ..rig import data as rig
 
@@ -99,6 +99,15 @@ def _take_context(operator, context):
     return obj, key
 
 
+class _OnTake:
+    """An operator on one take: ``index``, or the list's active take."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty(name="Take", default=-1, min=-1,
+                                 description="The take; -1: the active take in the list")
+
+
 def _chosen_take(operator, context):
     """(object, key, take index) for the operator's ``index`` (-1: the list's active take)."""
     obj, key = _take_context(operator, context)
@@ -133,15 +142,11 @@ class MOUTHPIECE_OT_preview_take(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOUTHPIECE_OT_apply_take(bpy.types.Operator):
+class MOUTHPIECE_OT_apply_take(_OnTake, bpy.types.Operator):
     """Keep this take: copy its keys over the range into the original animation and delete all takes"""
 
     bl_idname = "mouthpiece.apply_take"
     bl_label = "Apply Take"
-    bl_options = {"REGISTER", "UNDO"}
-
-    index: bpy.props.IntProperty(name="Take", default=-1, min=-1,
-                                 description="The take to keep; -1: the active take in the list")
 
     def execute(self, context):
         obj, key, index = _chosen_take(self, context)
@@ -181,14 +186,11 @@ def _fcurve_in(action, key, shape_key_name):
     return None if fcurves is None else fcurves.find(curves.data_path(shape_key_name))
 
 
-class MOUTHPIECE_OT_delete_take(bpy.types.Operator):
+class MOUTHPIECE_OT_delete_take(_OnTake, bpy.types.Operator):
     """Delete this take"""
 
     bl_idname = "mouthpiece.delete_take"
     bl_label = "Delete Take"
-    bl_options = {"REGISTER", "UNDO"}
-
-    index: bpy.props.IntProperty(name="Take", default=-1, min=-1)
 
     def execute(self, context):
         obj, key, index = _chosen_take(self, context)
@@ -209,14 +211,11 @@ class MOUTHPIECE_OT_delete_take(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOUTHPIECE_OT_use_take_seed(bpy.types.Operator):
+class MOUTHPIECE_OT_use_take_seed(_OnTake, bpy.types.Operator):
     """Use this take's seed for the next Generate (to reproduce a favourite)"""
 
     bl_idname = "mouthpiece.use_take_seed"
     bl_label = "Use Seed"
-    bl_options = {"REGISTER", "UNDO"}
-
-    index: bpy.props.IntProperty(name="Take", default=-1, min=-1)
 
     def execute(self, context):
         obj, key, index = _chosen_take(self, context)
@@ -243,5 +242,3 @@ class MOUTHPIECE_OT_discard_takes(bpy.types.Operator):
         discard_takes(obj, key)
         return {"FINISHED"}
 
-
-__all__ = ["PlanError"]
