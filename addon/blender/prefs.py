@@ -86,11 +86,16 @@ class MouthpiecePreferences(bpy.types.AddonPreferences):
             col.prop(self, "command")
             col.prop(self, "checkpoint")
             col.prop(self, "startup_timeout")
+            if not self.python_path and not self.command:
+                hint = col.box()
+                hint.label(text="Set Python to the checkout's .venv/bin/python and Project Folder", icon="INFO")
+                hint.label(text="to the checkout, or give a Command that starts `mouthpiece serve`.")
         else:
             col.prop(self, "url")
             col.prop(self, "token")
         layout.separator()
-        col = layout.column(heading="Defaults")
+        layout.label(text="Defaults for new jobs (0 = the model's own setting)")
+        col = layout.column()
         col.prop(self, "default_steps")
         col.prop(self, "default_guidance")
         col.prop(self, "default_samples")
