@@ -57,9 +57,10 @@ def blendvoca_dir(tiny_corpus, tmp_path_factory):
 def test_livelink_stream_resamples_to_model_rate(livelink_dir):
     from server.features import LogMelEncoder
 
-    s = build_capture_stream("livelink", livelink_dir, LogMelEncoder(), fps=30.0)
+    enc = LogMelEncoder()
+    s = build_capture_stream("livelink", livelink_dir, enc, fps=30.0)
     assert s.items == 6 and s.valid.sum() == 52 and s.curves.shape[1] == 52
-    assert abs(s.features.shape[1] / s.curves.shape[0] - 50 / 30) < 0.01
+    assert abs(s.features.shape[1] / s.curves.shape[0] - enc.input_rate / 30) < 0.01
 
 
 def test_blendvoca_stream_marks_missing_channels(blendvoca_dir):
