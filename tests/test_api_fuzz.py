@@ -51,7 +51,7 @@ def test_no_server_errors(sidecar, schema, mode):
             # valid bodies: in an invalid one the audio may be the part meant to be wrong.
             if with_real_audio and positive and isinstance(case.body, dict) and isinstance(case.body.get("audio"), str):
                 case.body["audio"] = real_audio
-            case.call_and_validate(base_url=sidecar.url, headers=sidecar.auth, checks=checks)
+            case.call_and_validate(base_url=sidecar.url, headers=sidecar.auth, checks=checks, timeout=120)
 
         try:
             fuzz()

@@ -32,7 +32,8 @@ def test_take_i_is_reproducible_from_its_seed_alone(engine, audio):
 def test_takes_differ(engine, audio):
     takes = engine.generate(GenerationRequest(audio=audio, seed=0, samples=4)).takes
     assert takes.shape == (4, num_frames(audio.duration, 30.0), 52)
-    assert np.all(np.abs(takes[0] - takes[1]).max() > 1e-3)
+    # Different seeds give different takes (a tiny model varies little, but it does vary).
+    assert all(np.abs(takes[i] - takes[j]).max() > 1e-5 for i in range(4) for j in range(i))
     assert takes.min() >= 0 and takes.max() <= 1
 
 
