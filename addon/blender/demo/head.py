@@ -92,7 +92,7 @@ class _Builder:
 def build_head():
     """(verts, faces, face_materials, parts) of the neutral head."""
     b = _Builder()
-    by_part = lambda ps: _PART_MATERIAL[max(set(ps), key=ps.count)]  # noqa: E731
+    by_part = lambda ps: _PART_MATERIAL[max(sorted(set(ps)), key=ps.count)]  # noqa: E731
     # Skull: an ellipsoid whose poles are along Z.
     v, p, f = b.sphere((0, 0, 0), HEAD_R, 40, 28, lambda n: SKIN)
     v = [(x * (1 - 0.18 * _smooth(-0.2, -1.0, z)), y, z) for x, y, z in v]  # narrower jaw

@@ -159,7 +159,9 @@ class MOUTHPIECE_OT_pin_pose(bpy.types.Operator):
         for shape_key in mapping.values():
             value = key.key_blocks[shape_key].value
             fcurve = curves.ensure_fcurve(key, shape_key)
-            fcurve.keyframe_points.insert(frame, value, keyframe_type="KEYFRAME")
+            point = fcurve.keyframe_points.insert(frame, value, keyframe_type="KEYFRAME")
+            # insert() over an existing (generated) key replaces only its value: make it a pin.
+            point.type = "KEYFRAME"
         self.report({"INFO"}, f"Pinned {len(mapping)} channels at frame {frame}")
         return {"FINISHED"}
 
