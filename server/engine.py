@@ -1,9 +1,10 @@
 """The engine: audio (+ pins, + an existing take to edit) -> N takes of ARKit curves.
 
 Pipeline: decode audio -> encoder features -> DDIM sampling of the x0-predicting denoiser at
-the model's frame rate, with the known values imposed on each x0 prediction (inpainting) and
-classifier-free guidance on the audio -> resample to the requested fps -> harmonize (known
-values met exactly, edges joined without a seam).
+the model's frame rate, with classifier-free guidance on the audio, lip-closure guidance at
+the p/b/m that speech recognition finds (server/diffusion/closure.py) and the known values
+imposed on each x0 prediction (inpainting) -> resample to the requested fps -> harmonize
+(known values met exactly, edges joined without a seam).
 
 Long inputs are evaluated in windows with halos of the denoiser's receptive radius, which
 gives exactly the whole-sequence result with memory linear in length.
@@ -12,10 +13,12 @@ gives exactly the whole-sequence result with memory linear in length.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,15 +27,18 @@ import torch
 from addon.core import arkit
 from server.audio import Audio
 from server.checkpoint import load_checkpoint
+from server.diffusion.closure import close_lips, closure_envelope
 from server.diffusion.ddim import DDIMSampler
 from server.diffusion.guidance import guided_x0
 from server.diffusion.harmonize import harmonize
 from server.errors import GenerationCancelled, InputError
+from server.speech.recognise import Recognition, recognise
 from server.timebase import num_frames, resample_curves
 
 MAX_SAMPLES = 32
 MAX_STEPS = 500
 MAX_GUIDANCE = 10.0
+RECOGNITION_CACHE = 8  # audio files whose recognised phones are kept (takes and edits reuse them)
 MAX_FPS = 240.0
 WINDOW_FRAMES = 1024  # model frames per denoiser call for long inputs (34 s at 30 fps)
 SEAM_SECONDS = 0.25  # how far the residual at pins and kept edges fades into generated frames
@@ -53,6 +59,8 @@ class GenerationRequest:
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None
+    # Lip-closure guidance strength, 0-1 (0: off, and no speech recognition runs; None: the model's default).
+    lip_closure: float | None = None
     keys: list[Key] = field(default_factory=list)
     existing: np.ndarray | None = None  # (T, 52) at fps: the take being edited
     regenerate: tuple[int, int] | None = None  # inclusive frames of `existing` to regenerate
@@ -66,6 +74,8 @@ class GenerationResult:
     steps: int
     guidance: float
     seconds: float
+    lip_closure: float = 0.0
+    recognised_words: list[str] = field(default_factory=list)
 
 
 def to_model_space(v):
@@ -106,6 +116,8 @@ class Engine:
         self.fps = float(config["fps"])
         self.default_steps = int(config["defaults"].get("steps", 20))
         self.default_guidance = float(config["defaults"].get("guidance", 1.5))
+        self.default_lip_closure = float(config["defaults"].get("lip_closure", 1.0))
+        self._recognitions: OrderedDict[bytes, Recognition] = OrderedDict()  # by audio digest
         self.sampler = DDIMSampler(config.get("diffusion", {}).get("train_steps", 1000))
         self._lock = threading.Lock()  # one generation at a time on one model
 
@@ -119,12 +131,13 @@ class Engine:
         n_params = sum(p.numel() for p in self.model.parameters())
         return {"model": self.config.get("name", "unnamed"), "checkpoint": self.source, "fps": self.fps,
                 "channels": list(arkit.CHANNELS), "device": self.device, "parameters": n_params,
-                "defaults": {"steps": self.default_steps, "guidance": self.default_guidance},
+                "defaults": {"steps": self.default_steps, "guidance": self.default_guidance,
+                             "lip_closure": self.default_lip_closure},
                 "features": self.config["features"].get("kind"), "training": self.config.get("training", {})}
 
     # --- request checks -------------------------------------------------------------------------
 
-    def _validate(self, req: GenerationRequest) -> tuple[int, int, float]:
+    def _validate(self, req: GenerationRequest) -> tuple[int, int, float, float]:
         if not isinstance(req.fps, (int, float)) or not math.isfinite(req.fps) or not 1.0 <= req.fps <= MAX_FPS:
             raise InputError(f"fps: {req.fps!r} is not a frame rate between 1 and {MAX_FPS:g}")
         if not 1 <= int(req.samples) <= MAX_SAMPLES:
@@ -135,6 +148,9 @@ class Engine:
         guidance = self.default_guidance if req.guidance is None else float(req.guidance)
         if not math.isfinite(guidance) or not 0.0 <= guidance <= MAX_GUIDANCE:
             raise InputError(f"guidance: {req.guidance} is outside 0-{MAX_GUIDANCE:g}")
+        lip_closure = self.default_lip_closure if req.lip_closure is None else float(req.lip_closure)
+        if not math.isfinite(lip_closure) or not 0.0 <= lip_closure <= 1.0:
+            raise InputError(f"lip_closure: {req.lip_closure} is outside 0-1 (0 turns lip-closure guidance off)")
         t_out = num_frames(req.audio.duration, req.fps)
         for i, key in enumerate(req.keys):
             where = f"keys[{i}]"
@@ -159,7 +175,7 @@ class Engine:
             start, end = req.regenerate
             if not (0 <= start <= end < t_out):
                 raise InputError(f"regenerate: range {start}:{end} must satisfy 0 <= start <= end <= {t_out - 1}")
-        return t_out, steps, guidance
+        return t_out, steps, guidance, lip_closure
 
     def _known_at_output(self, req: GenerationRequest, t_out: int):
         known = np.zeros((t_out, arkit.NUM_CHANNELS), np.float32)
@@ -212,6 +228,18 @@ class Engine:
             out[..., a:b] = y[..., a - lo:a - lo + (b - a)]
         return out
 
+    def recognise(self, audio: Audio, progress=None, cancel=None) -> Recognition:
+        """Recognised words and phones of ``audio``, cached: variations and edits of one line reuse them."""
+        digest = hashlib.blake2b(np.ascontiguousarray(audio.samples).tobytes(), digest_size=16).digest()
+        if digest in self._recognitions:
+            self._recognitions.move_to_end(digest)
+            return self._recognitions[digest]
+        found = recognise(audio.samples, progress=progress, cancel=cancel)
+        self._recognitions[digest] = found
+        while len(self._recognitions) > RECOGNITION_CACHE:
+            self._recognitions.popitem(last=False)
+        return found
+
     def encode_audio(self, audio: Audio, t_model: int) -> torch.Tensor:
         feats = self.model.encoder.features(audio.samples).to(self.device)
         return self.model.encoder(feats[None], t_model, self.fps)
@@ -220,12 +248,22 @@ class Engine:
 
     @torch.no_grad()
     def generate(self, req: GenerationRequest, progress=None, cancel: threading.Event | None = None) -> GenerationResult:
-        t_out, steps, guidance = self._validate(req)
+        t_out, steps, guidance, lip_closure = self._validate(req)
         progress = progress or (lambda fraction, stage: None)
         started = time.perf_counter()
         with self._lock, _threads_for(req.samples * num_frames(req.audio.duration, self.fps)):
-            progress(0.0, "encoding audio")
             t_model = num_frames(req.audio.duration, self.fps)
+            # Recognition costs more than sampling one take: it gets the first third of the bar.
+            sampling_from = 0.0
+            words: list[str] = []
+            envelope = torch.zeros(t_model, device=self.device)
+            if lip_closure > 0:
+                progress(0.0, "recognising speech")
+                found = self.recognise(req.audio, lambda f: progress(0.3 * f, "recognising speech"), cancel)
+                words = found.words
+                envelope = torch.from_numpy(closure_envelope(found.phones, t_model, self.fps)).float().to(self.device)
+                sampling_from = 0.3
+            progress(sampling_from, "encoding audio")
             audio = self.encode_audio(req.audio, t_model)
             known_out, mask_out = self._known_at_output(req, t_out)
             known_m, mask_m = self._known_at_model_rate(req, known_out, mask_out, t_model)
@@ -244,10 +282,12 @@ class Engine:
                     raise GenerationCancelled("generation cancelled")
                 tt = torch.full((n,), t, dtype=torch.long, device=self.device)
                 x0 = self._denoise(x, tt, audio_b, known, mask, guidance, cancel).clamp(-1.0, 1.0)
+                x0 = close_lips(x0, envelope, 1 - mask, lip_closure)
                 x0_inpainted = mask * known + (1 - mask) * x0
                 prev = timesteps[i + 1] if i + 1 < len(timesteps) else None
                 x = self.sampler.step(x0_inpainted, t, x, prev)
-                progress(min(0.95, 0.05 + 0.9 * (i + 1) / len(timesteps)), f"denoising step {i + 1}/{len(timesteps)}")
+                done = (i + 1) / len(timesteps)
+                progress(min(0.95, sampling_from + 0.05 + (0.9 - sampling_from) * done), f"denoising step {i + 1}/{len(timesteps)}")
             progress(0.95, "resampling and joining")
             curves = from_model_space(x0).clamp(0, 1).transpose(1, 2).cpu().numpy()
             curves = resample_curves(curves, self.fps, req.fps, t_out)
@@ -255,4 +295,5 @@ class Engine:
             takes = np.stack([harmonize(c, known_out, mask_out, width) for c in curves])
             progress(1.0, "done")
         return GenerationResult(takes=takes, seeds=seeds, fps=float(req.fps), steps=steps, guidance=guidance,
-                                seconds=time.perf_counter() - started)
+                                seconds=time.perf_counter() - started, lip_closure=lip_closure,
+                                recognised_words=words)

@@ -38,3 +38,27 @@ def speech_wav(tmp_path_factory):
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path),
                     "Maybe the bright blue ball bounced past my father's foot."], check=True)
     return path
+
+
+# Silence around the bilabial sentence, in seconds (its phone times include it).
+BILABIAL_SENTENCE_PAD_S = 0.5
+
+
+@pytest.fixture(scope="session")
+def bilabial_sentence():
+    """An espeak-ng sentence full of bilabials, with its true phone times, as the engine sees it."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from server.audio import SAMPLE_RATE, load_audio
+    from server.corpus.build import synth_phrase
+    from server.corpus.engines import Voice
+
+    speech, phones = synth_phrase("Bob bought a map of the big pub by the lamp.", Voice("espeak", "en-us"))
+    pad_s = BILABIAL_SENTENCE_PAD_S
+    pad = np.zeros(int(pad_s * SAMPLE_RATE), np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.concatenate([pad, speech, pad]), SAMPLE_RATE, format="WAV")
+    return load_audio(buf.getvalue()), [(p, s + pad_s, e + pad_s) for p, s, e in phones]

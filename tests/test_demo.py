@@ -16,7 +16,7 @@ from addon.core import curvefile
 from addon.core.arkit import INDEX
 from server.audio import load_audio
 from server.demo import story
-from server.evaluation.alignment import Alignment, align
+from server.speech.alignment import Alignment, align
 from server.timebase import num_frames
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,38 +3,27 @@ features, silence, determinism, and a model with the new encoder kinds built, sa
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from server.audio import SAMPLE_RATE, load_audio
+from server.audio import SAMPLE_RATE
 from server.checkpoint import load_checkpoint, save_checkpoint
-from server.corpus.build import synth_phrase
-from server.corpus.engines import Voice
 from server.engine import Engine, GenerationRequest
 from server.features import build_encoder
 from server.features.logmel import LogMelEncoder
 from server.features.phones import EXTRA_CHANNELS, PHONE_SET, SIL_INDEX, recognise_phones
 from server.model import MouthpieceModel
 from server.timebase import num_frames
+from tests.conftest import BILABIAL_SENTENCE_PAD_S as PAD_S
 
 BILABIALS = {"P", "B", "M"}
-PAD_S = 0.5
 TOLERANCE_S = 0.05
 
 
 @pytest.fixture(scope="module")
-def sentence():
-    """An espeak-ng sentence full of bilabials, with its true phone times, as the engine sees it."""
-    speech, phones = synth_phrase("Bob bought a map of the big pub by the lamp.", Voice("espeak", "en-us"))
-    pad = np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)
-    buf = io.BytesIO()
-    sf.write(buf, np.concatenate([pad, speech, pad]), SAMPLE_RATE, format="WAV")
-    audio = load_audio(buf.getvalue())
-    return audio, [(p, s + PAD_S, e + PAD_S) for p, s, e in phones]
+def sentence(bilabial_sentence):
+    return bilabial_sentence
 
 
 def _near(span, others):

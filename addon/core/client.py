@@ -253,6 +253,7 @@ def build_job_request(
     seed: int | None = None,
     steps: int | None = None,
     guidance: float | None = None,
+    lip_closure: float | None = None,
     keys: Sequence[tuple[int, str, float]] = (),
     existing: Mapping[str, Sequence[float]] | None = None,
     regenerate: tuple[int, int] | None = None,
@@ -269,6 +270,7 @@ def build_job_request(
         "seed": seed,
         "steps": steps,
         "guidance": guidance,
+        "lip_closure": None if lip_closure is None else min(1.0, max(0.0, float(lip_closure))),
         "keys": [
             {"frame": int(f), "channel": c, "value": min(1.0, max(0.0, float(v)))} for f, c, v in keys
         ],

@@ -45,6 +45,9 @@ class JobRequest(_Strict):
     steps: int | None = Field(default=None, ge=1, le=limits.MAX_STEPS, description="sampler steps; null: the model's default")
     guidance: float | None = Field(default=None, ge=0.0, le=limits.MAX_GUIDANCE,
                                    description="audio guidance scale; null: the model's default")
+    lip_closure: float | None = Field(default=None, ge=0.0, le=1.0,
+                                      description="lip-closure guidance at the p/b/m found by speech recognition, "
+                                                  "0-1 (0: off); null: the model's default (1)")
     keys: list[KeyIn] = Field(default_factory=list, max_length=limits.MAX_KEYS,
                               description="pins: each take passes through every key")
     existing: ExistingIn | None = Field(default=None, description="the current curves, needed with `regenerate`")

@@ -38,6 +38,7 @@ class PreparedJob:
     seed: int
     steps: int | None
     guidance: float | None
+    lip_closure: float | None
     keys: list[tuple[int, str, float]]  # (frame, canonical channel, value)
     existing: np.ndarray | None  # (frames, 52) float32 in CHANNELS order
     regenerate: tuple[int, int] | None
@@ -52,7 +53,7 @@ class PreparedJob:
 
         return GenerationRequest(
             audio=self.audio, fps=self.fps, samples=self.samples, seed=self.seed,
-            steps=self.steps, guidance=self.guidance,
+            steps=self.steps, guidance=self.guidance, lip_closure=self.lip_closure,
             keys=[Key(frame, channel, value) for frame, channel, value in self.keys],
             existing=self.existing, regenerate=self.regenerate)
 
@@ -143,7 +144,7 @@ def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_
 
     return PreparedJob(audio=audio, fps=fps, samples=request.samples,
                        seed=request.seed if request.seed is not None else seed,
-                       steps=request.steps, guidance=request.guidance, keys=keys,
+                       steps=request.steps, guidance=request.guidance, lip_closure=request.lip_closure, keys=keys,
                        existing=existing, regenerate=regenerate, frames=frames)
 
 

@@ -89,7 +89,7 @@ def say(text: str) -> None:
 
 def make_story(args) -> dict:
     from server.audio import load_audio
-    from server.evaluation.alignment import align
+    from server.speech.alignment import align
 
     audio = load_audio(str(demo_story.SAMPLE_WAV))
     alignment = align(audio.samples, demo_story.SAMPLE_TEXT)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.evaluation.alignment import Alignment
+from server.speech.alignment import Alignment
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WAV = ROOT / "server" / "samples" / "hello.wav"

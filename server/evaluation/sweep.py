@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     from server.audio import load_audio
     from server.engine import Engine, GenerationRequest
     from server.evaluation import lipsync
-    from server.evaluation.alignment import AlignmentError, align
+    from server.speech.alignment import AlignmentError, align
     from server.evaluation.lip_opening import lip_opening
     from server.evaluation.speech_set import speech_items
 

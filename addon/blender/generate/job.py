@@ -140,8 +140,8 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
     seed = random.randrange(0, 2**31 - 1) if settings.use_random_seed else settings.seed
     steps = settings.steps or prefs.pref("default_steps", context) or None
     guidance = settings.guidance or prefs.pref("default_guidance", context) or None
-    parameters = dict(samples=samples, seed=seed, steps=steps, guidance=guidance, keys=pins, existing=existing,
-                      regenerate=regenerate)
+    parameters = dict(samples=samples, seed=seed, steps=steps, guidance=guidance, lip_closure=settings.lip_closure,
+                      keys=pins, existing=existing, regenerate=regenerate)
     return JobPlan(kind=kind, object_name=obj.name, mapping=mapping, store_mapping=automatic, fps=fps,
                    context=context_range, write=write, keep_pins=keep_pins,
                    tolerance=settings.tolerance if settings.key_mode == "REDUCED" else None,

@@ -35,6 +35,10 @@ class MouthpieceSceneSettings(bpy.types.PropertyGroup):
                                  description="Sampler steps; 0: the add-on preference")
     guidance: bpy.props.FloatProperty(name="Guidance", default=0.0, min=0.0, max=10.0,
                                       description="Audio guidance; 0: the add-on preference")
+    lip_closure: bpy.props.FloatProperty(
+        name="Lip Closures", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+        description="How firmly the lips close on the p, b and m that speech recognition finds "
+                    "(0: only where the model closes them by itself)")
     takes: bpy.props.IntProperty(name="Takes", default=0, min=0, max=16,
                                  description="How many takes Variations makes; 0: the add-on preference")
     show_options: bpy.props.BoolProperty(name="Options", default=False)

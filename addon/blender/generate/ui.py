@@ -71,3 +71,4 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
             sub.prop(settings, "seed")
             target.prop(settings, "steps")
             target.prop(settings, "guidance")
+            target.prop(settings, "lip_closure", slider=True)

@@ -1,0 +1,1 @@
+"""Speech recognition and forced alignment with pocketsphinx (its wheel ships the English models)."""

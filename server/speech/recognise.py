@@ -1,0 +1,109 @@
+"""Timed phones of speech without a transcript: word recognition, then forced alignment.
+
+This is how the engine finds where the lips must close (server/diffusion/closure.py). The
+diffusion model hears p, b and m in real speech but, trained on synthetic voices only, often
+leaves the lips a little open on the short ones (docs/RESULTS.md). pocketsphinx's wheel ships
+an English acoustic model, a language model and the CMU dictionary; decoding WORDS with the
+language model recovers bilabials far more reliably than decoding phones alone (a "bye" is
+still a word with a b in it when the b itself is barely audible), which is also how Rhubarb
+Lip Sync works from audio alone. The recognised words are then force-aligned
+(server.speech.alignment) for phone times. Nothing here needs the words to be right: a
+misrecognised word still marks its bilabials roughly where the speaker's lips met.
+
+Long audio is decoded in segments of at most MAX_SEGMENT_S, cut at the quietest moment of
+each segment's second half, so memory stays flat and a bad stretch stays local.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.speech.alignment import SAMPLE_RATE, AlignmentError, _contiguous, _pcm16, align
+
+MAX_SEGMENT_S = 20.0
+MIN_SEGMENT_S = 0.3          # shorter stretches (a breath, a click) are not decoded
+_ENERGY_WINDOW_S = 0.2       # smoothing of the energy used to pick cut points
+
+_RECOGNISER = None
+_RECOGNISER_LOCK = threading.Lock()
+
+
+@dataclass
+class Recognition:
+    words: list[str]                            # the recognised words, in order
+    phones: list[tuple[str, float, float]]      # contiguous (phone, start_s, end_s), ARPAbet + SIL
+
+
+def _recogniser():
+    """pocketsphinx's default English decoder (acoustic model, language model, dictionary)."""
+    global _RECOGNISER
+    if _RECOGNISER is None:
+        from pocketsphinx import Decoder
+
+        _RECOGNISER = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=True)
+    return _RECOGNISER
+
+
+def segment_bounds(samples: np.ndarray, max_seconds: float = MAX_SEGMENT_S) -> list[tuple[int, int]]:
+    """Sample ranges [a, b) covering ``samples``, each at most ``max_seconds`` long, cut where quiet."""
+    n = len(samples)
+    limit = int(max_seconds * SAMPLE_RATE)
+    if n <= limit:
+        return [(0, n)]
+    hop = SAMPLE_RATE // 100
+    frames = np.asarray(samples[: n - n % hop], dtype=np.float64).reshape(-1, hop)
+    energy = np.convolve((frames ** 2).mean(axis=1), np.ones(int(_ENERGY_WINDOW_S * 100)), mode="same")
+    bounds, start = [], 0
+    while n - start > limit:
+        lo, hi = (start + limit // 2) // hop, (start + limit) // hop
+        cut = (lo + int(np.argmin(energy[lo:hi]))) * hop
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, n))
+    return bounds
+
+
+def _recognise_words(samples: np.ndarray) -> list[str]:
+    decoder = _recogniser()
+    decoder.start_utt()
+    decoder.process_raw(_pcm16(samples), full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    return hypothesis.hypstr.split() if hypothesis is not None and hypothesis.hypstr else []
+
+
+def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | None = None) -> Recognition:
+    """Words and timed phones of 16 kHz mono ``samples``; SIL where nothing was recognised.
+
+    ``progress(fraction)`` is called after each segment; ``cancel`` is checked between segments
+    (raising server.errors.GenerationCancelled).
+    """
+    from server.errors import GenerationCancelled
+
+    samples = np.asarray(samples, dtype=np.float32)
+    duration = len(samples) / SAMPLE_RATE
+    words: list[str] = []
+    spans: list[tuple[str, float, float]] = []
+    bounds = segment_bounds(samples)
+    with _RECOGNISER_LOCK:  # pocketsphinx decoders are not thread-safe
+        for k, (a, b) in enumerate(bounds):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled("generation cancelled")
+            piece = samples[a:b]
+            if (b - a) / SAMPLE_RATE >= MIN_SEGMENT_S and np.max(np.abs(piece)) > 0:
+                found = _recognise_words(piece)
+                if found:
+                    try:
+                        alignment = align(piece, " ".join(found))
+                    except AlignmentError:
+                        alignment = None  # the search lost the words' path: no phones here
+                    if alignment is not None:
+                        words += found
+                        offset = a / SAMPLE_RATE
+                        spans += [(p, s + offset, e + offset) for p, s, e in alignment.phones if p != "SIL"]
+            if progress is not None:
+                progress((k + 1) / len(bounds))
+    return Recognition(words, _contiguous(spans, duration))
