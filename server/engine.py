@@ -38,7 +38,7 @@ from server.timebase import num_frames, resample_curves
 MAX_SAMPLES = 32
 MAX_STEPS = 500
 MAX_GUIDANCE = 10.0
-RECOGNITION_CACHE = 8  # audio files whose recognised phones are kept (takes and edits reuse them)
+RECOGNITION_CACHE = 64  # audio clips whose recognised phones are kept (takes and edits reuse them; small)
 MAX_FPS = 240.0
 WINDOW_FRAMES = 1024  # model frames per denoiser call for long inputs (34 s at 30 fps)
 SEAM_SECONDS = 0.25  # how far the residual at pins and kept edges fades into generated frames
@@ -256,11 +256,12 @@ class Engine:
             # Recognition costs more than sampling one take: it gets the first third of the bar.
             sampling_from = 0.0
             words: list[str] = []
+            phones: list[tuple[str, float, float]] = []
             envelope = torch.zeros(t_model, device=self.device)
             if lip_closure > 0:
                 progress(0.0, "recognising speech")
                 found = self.recognise(req.audio, lambda f: progress(0.3 * f, "recognising speech"), cancel)
-                words = found.words
+                words, phones = found.words, found.phones
                 envelope = torch.from_numpy(closure_envelope(found.phones, t_model, self.fps)).float().to(self.device)
                 sampling_from = 0.3
             progress(sampling_from, "encoding audio")
@@ -291,6 +292,14 @@ class Engine:
             progress(0.95, "resampling and joining")
             curves = from_model_space(x0).clamp(0, 1).transpose(1, 2).cpu().numpy()
             curves = resample_curves(curves, self.fps, req.fps, t_out)
+            if phones and abs(req.fps - self.fps) > 1e-9:
+                # A closure one model frame long can fall between two frames at another rate
+                # (30 -> 24 fps): close the lips again on the output frames that overlap a p/b/m.
+                out_envelope = torch.from_numpy(closure_envelope(phones, t_out, req.fps)).float()
+                free_out = torch.from_numpy(~mask_out.T.copy()).float()[None].expand(n, -1, -1)
+                closed = close_lips(to_model_space(torch.from_numpy(curves).transpose(1, 2)), out_envelope,
+                                    free_out, lip_closure)
+                curves = from_model_space(closed).clamp(0, 1).transpose(1, 2).numpy()
             width = SEAM_SECONDS * req.fps
             takes = np.stack([harmonize(c, known_out, mask_out, width) for c in curves])
             progress(1.0, "done")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
-from server.audio import SAMPLE_RATE
+from server.audio import SAMPLE_RATE, load_audio
 from server.diffusion.closure import close_lips, closure_envelope
 from server.engine import GenerationRequest, Key
 from server.errors import InputError
@@ -167,3 +167,20 @@ def test_lip_closure_outside_zero_to_one_is_a_clear_error(engine, sentence):
     audio, _ = sentence
     with pytest.raises(InputError, match="lip_closure"):
         engine.generate(GenerationRequest(audio=audio, fps=FPS, lip_closure=1.5))
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 60.0])
+def test_closures_survive_resampling_to_the_scenes_frame_rate(engine, sentence, fps):
+    audio, _ = sentence
+    result = engine.generate(GenerationRequest(audio=audio, fps=fps, seed=4))
+    assert result.takes.dtype == np.float32
+    recognised = engine.recognise(audio).phones
+    assert bilabial_closure(lip_opening(result.takes[0]), recognised, fps).value == 1.0
+
+
+def test_recognition_is_repeatable_whatever_ran_before(sentence, speech_wav):
+    audio, _ = sentence
+    first = recognise(audio.samples)
+    recognise(load_audio(str(speech_wav)).samples)          # another clip through the same decoders
+    again = recognise(audio.samples)
+    assert again.words == first.words and again.phones == first.phones

@@ -59,16 +59,15 @@ def _decoder(language_weight: float):
     """
     from pocketsphinx import Decoder, get_model_path
 
+    from server.speech.alignment import reset_decoder
+
     if language_weight not in _DECODERS:
         # Context-independent phones (pocketsphinx's allphone default): triphones decode
         # more than 20 times slower.
         decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", lm=None, dither=False,
                           allphone=get_model_path("en-us/en-us-phone.lm.bin"), lw=language_weight)
         _DECODERS[language_weight] = (decoder, decoder.get_cmn())
-    decoder, initial_cmn = _DECODERS[language_weight]
-    decoder.reinit_feat()
-    decoder.set_cmn(initial_cmn)
-    return decoder
+    return reset_decoder(*_DECODERS[language_weight])
 
 
 def recognise_phones(samples: np.ndarray, *,

@@ -61,16 +61,25 @@ _DECODERS: dict[tuple, object] = {}
 NOISE_FLOOR = 1e-3
 
 
-def _decoder(extra_words: dict[str, str] | None, beams: dict[str, float]):
+def _decoder(extra_words: dict[str, str] | None, beams: dict[str, float], dither: bool = True):
     from pocketsphinx import Decoder
 
-    key = (tuple(sorted((extra_words or {}).items())), tuple(sorted(beams.items())))
+    key = (tuple(sorted((extra_words or {}).items())), tuple(sorted(beams.items())), dither)
     if key not in _DECODERS:
-        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=True, **beams)
+        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=dither, **beams)
         for word, phones in (extra_words or {}).items():
             decoder.add_word(word.lower(), phones.upper(), True)
-        _DECODERS[key] = decoder
-    return _DECODERS[key]
+        _DECODERS[key] = (decoder, decoder.get_cmn())
+    return reset_decoder(*_DECODERS[key])
+
+
+def reset_decoder(decoder, initial_cmn: str):
+    """The decoder as freshly loaded: pocketsphinx carries its cepstral mean and front-end state
+    from one utterance to the next, so without this a clip decodes differently after another
+    one. Resetting costs nothing; reloading the model costs about half a second."""
+    decoder.reinit_feat()
+    decoder.set_cmn(initial_cmn)
+    return decoder
 
 
 def _pcm16(samples: np.ndarray) -> bytes:
@@ -105,12 +114,16 @@ def _contiguous(spans: list[tuple[str, float, float]], duration: float) -> list[
     return merged
 
 
-def align(samples: np.ndarray, transcript: str, *, extra_words: dict[str, str] | None = None) -> Alignment:
+def align(samples: np.ndarray, transcript: str, *, extra_words: dict[str, str] | None = None,
+          dither: bool = True) -> Alignment:
     """Align ``transcript`` to 16 kHz mono ``samples``; phones and words with times in seconds.
 
     ``transcript`` may hold alternatives separated by ``||`` (for a file known to say one of a
     few sentences); the alternative with the best acoustic score wins. ``extra_words`` adds
     pronunciations (word -> "ARPABET PHONES") for words the CMU dictionary lacks.
+    ``dither=False`` makes the result depend on the audio alone: pocketsphinx's dither draws
+    from one random stream per decoder, so with it the same clip aligns slightly differently
+    on a second call (the engine needs repeatable takes; the evaluation aligns each file once).
     """
     alternatives = [a.strip() for a in transcript.split("||") if a.strip()]
     if not alternatives:
@@ -118,7 +131,7 @@ def align(samples: np.ndarray, transcript: str, *, extra_words: dict[str, str] |
     results, failures = [], []
     for text in alternatives:
         try:
-            results.append(_align_one(samples, text, extra_words))
+            results.append(_align_one(samples, text, extra_words, dither))
         except AlignmentError as error:
             failures.append(error)
     if not results:
@@ -128,9 +141,9 @@ def align(samples: np.ndarray, transcript: str, *, extra_words: dict[str, str] |
     return best
 
 
-def _align_one(samples: np.ndarray, text: str, extra_words: dict[str, str] | None) -> Alignment:
+def _align_one(samples: np.ndarray, text: str, extra_words: dict[str, str] | None, dither: bool) -> Alignment:
     words = normalise_transcript(text)
-    unknown = [w for w in words if _decoder(extra_words, {}).lookup_word(w) is None]
+    unknown = [w for w in words if _decoder(extra_words, {}, dither).lookup_word(w) is None]
     if unknown:
         raise AlignmentError(
             f"words not in pocketsphinx's English dictionary: {', '.join(sorted(set(unknown)))}; "
@@ -140,7 +153,7 @@ def _align_one(samples: np.ndarray, text: str, extra_words: dict[str, str] | Non
     # The default beams prune the only path through the grammar now and then ("final result
     # does not match the grammar"); a second try with wide beams costs a little more time.
     for beams in ({}, _WIDE_BEAMS):
-        found = _run_alignment(_decoder(extra_words, beams), words, audio)
+        found = _run_alignment(_decoder(extra_words, beams, dither), words, audio)
         if found is not None:
             break
     else:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.speech.alignment import SAMPLE_RATE, AlignmentError, _contiguous, _pcm16, align
+from server.speech.alignment import SAMPLE_RATE, AlignmentError, _contiguous, _pcm16, align, reset_decoder
 
 MAX_SEGMENT_S = 20.0
 MIN_SEGMENT_S = 0.3          # shorter stretches (a breath, a click) are not decoded
@@ -43,8 +43,10 @@ def _recogniser():
     if _RECOGNISER is None:
         from pocketsphinx import Decoder
 
-        _RECOGNISER = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=True)
-    return _RECOGNISER
+        # No dither: the same audio must give the same phones every time (reproducible takes).
+        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=False)
+        _RECOGNISER = (decoder, decoder.get_cmn())
+    return reset_decoder(*_RECOGNISER)
 
 
 def segment_bounds(samples: np.ndarray, max_seconds: float = MAX_SEGMENT_S) -> list[tuple[int, int]]:
@@ -97,7 +99,7 @@ def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | N
                 found = _recognise_words(piece)
                 if found:
                     try:
-                        alignment = align(piece, " ".join(found))
+                        alignment = align(piece, " ".join(found), dither=False)
                     except AlignmentError:
                         alignment = None  # the search lost the words' path: no phones here
                     if alignment is not None:
