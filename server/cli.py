@@ -77,7 +77,8 @@ def cmd_generate(args) -> int:
     engine = Engine.from_checkpoint(args.checkpoint, device=args.device)
     show = _progress_printer(not args.quiet and audio.duration > 0)
     request = GenerationRequest(audio=audio, fps=args.fps, samples=args.samples, seed=args.seed, steps=args.steps,
-                                guidance=args.guidance, keys=keys, existing=existing, regenerate=regenerate)
+                                guidance=args.guidance, lip_closure=args.lip_closure, keys=keys, existing=existing,
+                                regenerate=regenerate)
     result = engine.generate(request, progress=show, cancel=threading.Event())
     out = args.output
     stem, ext = os.path.splitext(out)
@@ -88,7 +89,10 @@ def cmd_generate(args) -> int:
         print(f"wrote {path} ({take.shape[0]} frames at {result.fps:g} fps, seed {seed})")
     if not args.quiet:
         print(f"{audio.duration:.2f} s of audio in {result.seconds:.2f} s ({result.steps} steps, "
-              f"guidance {result.guidance:g})", file=sys.stderr)
+              f"guidance {result.guidance:g}, lip closure {result.lip_closure:g})", file=sys.stderr)
+        if result.recognised_words:
+            print("lip closures placed from the recognised words: " + " ".join(result.recognised_words),
+                  file=sys.stderr)
     return 0
 
 
@@ -138,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     g.add_argument("--guidance", type=float, default=None, help="audio guidance scale (default: the model's)")
+    g.add_argument("--lip-closure", type=float, default=None,
+                   help="lip-closure guidance at recognised p/b/m, 0-1 (0: off; default: the model's, 1)")
     g.add_argument("--keyframes", help='JSON list of {"frame", "channel", "value"} to meet exactly')
     g.add_argument("--edit", help="previous take (CSV) to edit")
     g.add_argument("--range", type=_parse_range, help="START:END frames of --edit to regenerate (inclusive)")

@@ -40,6 +40,12 @@ def test_generate_samples_keys_and_edit(tiny_checkpoint, speech_wav, tmp_path):
     assert np.abs(a[:20] - b[:20]).max() <= 1e-6 and np.abs(a[46:] - b[46:]).max() <= 1e-6
     assert np.abs(a[20:46] - b[20:46]).max() > 1e-3
     assert "100%" in p.stderr  # the progress bar
+    assert "lip closures placed from the recognised words: " in p.stderr
+
+
+def test_lip_closure_off_skips_recognition(tiny_checkpoint, speech_wav, tmp_path):
+    p = run("generate", speech_wav, "-o", tmp_path / "plain.csv", "--checkpoint", tiny_checkpoint, "--lip-closure", "0")
+    assert "lip closure 0)" in p.stderr and "recognised words" not in p.stderr
 
 
 def test_no_installed_model_says_how_to_train(speech_wav, tmp_path):
@@ -54,6 +60,7 @@ def test_no_installed_model_says_how_to_train(speech_wav, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--range", "3:9"], "--edit and --range go together"),
     (["--keyframes", "/nonexistent.json"], "does not exist"),
+    (["--lip-closure", "1.5"], "lip_closure: 1.5 is outside 0-1"),
 ])
 def test_bad_arguments(tiny_checkpoint, speech_wav, tmp_path, args, message):
     p = run("generate", speech_wav, "-o", tmp_path / "x.csv", "--checkpoint", tiny_checkpoint, *args, check=False)
