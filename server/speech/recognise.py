@@ -6,9 +6,11 @@ leaves the lips a little open on the short ones (docs/RESULTS.md). pocketsphinx'
 an English acoustic model, a language model and the CMU dictionary; decoding WORDS with the
 language model recovers bilabials far more reliably than decoding phones alone (a "bye" is
 still a word with a b in it when the b itself is barely audible), which is also how Rhubarb
-Lip Sync works from audio alone. The recognised words are then force-aligned
-(server.speech.alignment) for phone times. Nothing here needs the words to be right: a
-misrecognised word still marks its bilabials roughly where the speaker's lips met.
+Lip Sync works from audio alone. A second, phone-level pass inside the recognised words'
+segmentation (pocketsphinx's own alignment of its hypothesis, with the pronunciation variants
+it chose) gives the phone times. Re-aligning the hypothesis as text instead fails outright on
+a third of short emotional clips (the search loses the path). Nothing here needs the words to
+be right: a misrecognised word still marks its bilabials roughly where the speaker's lips met.
 
 Long audio is decoded in segments of at most MAX_SEGMENT_S, cut at the quietest moment of
 each segment's second half, so memory stays flat and a bad stretch stays local.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.speech.alignment import SAMPLE_RATE, AlignmentError, _contiguous, _pcm16, align, reset_decoder
+from server.speech.alignment import _ARPABET, _FILLER_TO_PHONE, _FRAME_S, SAMPLE_RATE, _contiguous, _pcm16, reset_decoder
 
 MAX_SEGMENT_S = 20.0
 MIN_SEGMENT_S = 0.3          # shorter stretches (a breath, a click) are not decoded
@@ -68,13 +70,36 @@ def segment_bounds(samples: np.ndarray, max_seconds: float = MAX_SEGMENT_S) -> l
     return bounds
 
 
-def _recognise_words(samples: np.ndarray) -> list[str]:
-    decoder = _recogniser()
+def _decode(decoder, pcm: bytes) -> None:
     decoder.start_utt()
-    decoder.process_raw(_pcm16(samples), full_utt=True)
+    decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
+
+
+def recognise_segment(samples: np.ndarray) -> tuple[list[str], list[tuple[str, float, float]]]:
+    """Words and phone spans (times from the segment's start; no SIL) of one stretch of audio."""
+    decoder = _recogniser()
+    pcm = _pcm16(samples)
+    _decode(decoder, pcm)
     hypothesis = decoder.hyp()
-    return hypothesis.hypstr.split() if hypothesis is not None and hypothesis.hypstr else []
+    words = hypothesis.hypstr.split() if hypothesis is not None and hypothesis.hypstr else []
+    if not words:
+        return [], []
+    try:
+        decoder.set_alignment()          # the phone pass inside the hypothesis just decoded
+        _decode(decoder, pcm)
+        alignment = decoder.get_alignment()
+        entries = [] if alignment is None else [(e.name.upper(), e.start, e.duration) for e in alignment.phones()]
+    except RuntimeError:
+        entries = []                     # no phone path: the words place no closures
+    finally:
+        decoder.activate_search()        # back to the language model for the next segment
+    spans = []
+    for name, start, frames in entries:
+        phone = name if name in _ARPABET else _FILLER_TO_PHONE.get(name, "SIL")
+        if phone != "SIL":
+            spans.append((phone, round(start * _FRAME_S, 3), round((start + frames) * _FRAME_S, 3)))
+    return words, spans
 
 
 def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | None = None) -> Recognition:
@@ -96,16 +121,10 @@ def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | N
                 raise GenerationCancelled("generation cancelled")
             piece = samples[a:b]
             if (b - a) / SAMPLE_RATE >= MIN_SEGMENT_S and np.max(np.abs(piece)) > 0:
-                found = _recognise_words(piece)
-                if found:
-                    try:
-                        alignment = align(piece, " ".join(found), dither=False)
-                    except AlignmentError:
-                        alignment = None  # the search lost the words' path: no phones here
-                    if alignment is not None:
-                        words += found
-                        offset = a / SAMPLE_RATE
-                        spans += [(p, s + offset, e + offset) for p, s, e in alignment.phones if p != "SIL"]
+                found, phones = recognise_segment(piece)
+                words += found
+                offset = a / SAMPLE_RATE
+                spans += [(p, s + offset, e + offset) for p, s, e in phones]
             if progress is not None:
                 progress((k + 1) / len(bounds))
     return Recognition(words, _contiguous(spans, duration))
