@@ -1,13 +1,23 @@
 """Reading and writing shape-key F-curves (``key_blocks["<name>"].value`` on the mesh's Key).
 
-Writing replaces the keys inside a frame range and touches nothing else: keys outside the
-range, other channels and other F-curves keep every property. New keys are Bezier keys with
-AUTO_CLAMPED handles and the keyframe type GENERATED, which is how Mouthpiece tells its own keys
-from the animator's: any other key on a mapped channel is a pin. Key positions come from
-``addon.core.keyreduce``; a last pass evaluates the written F-curve in Blender and adds a key
-wherever the curve misses a sample by more than the tolerance (curves an animator set to
-Continuous Acceleration smoothing, or keys just outside the range, shape the curve differently
-from the reducer's model).
+Writing replaces the keys inside a frame range and leaves the curve outside it exactly as it was,
+evaluated values included. The range reaches half a frame past its first and last frame (the
+keys it replaces are those within that reach). New keys are Bezier keys with AUTO_CLAMPED handles
+and the keyframe type GENERATED, which is how Mouthpiece tells its own keys from the animator's:
+any other key on a mapped channel is a pin. Key positions come from ``addon.core.keyreduce``; a
+last pass evaluates the written F-curve in Blender and adds a key wherever the curve misses a
+sample by more than the tolerance (curves an animator set to Continuous Acceleration smoothing,
+or the held edges, shape the curve differently from the reducer's model).
+
+Holding the edges: a Bezier segment that crosses an edge of the range, from the last key outside
+to a key inside that is about to be replaced, would be reshaped by the new keys, and so would the
+auto handles of that outside key (Blender recomputes them from the neighbours). So before the
+keys inside are removed, the segment is cut at the edge (``addon.core.bezier``): a GENERATED key
+with ALIGNED handles is put at start - 0.5 (end + 0.5) on the old curve, the outside key's handle
+facing it is shortened to match, and an outside key with auto handles gets handle types that keep
+them where they are. The edge key's handle into the range points along the old curve's slope, so
+the new curve joins without a kink. Linear and constant segments and the extrapolation past the
+first or last key are held the same way on their straight line.
 """
 
 from __future__ import annotations
@@ -16,11 +26,15 @@ from dataclasses import dataclass
 
 import bpy
 
-from ..core import keyreduce
+from ..core import bezier, keyreduce
+from ..core.keyreduce import BezierKey
 from . import compat
 
 GENERATED = "GENERATED"
 _SLACK = 1e-6  # float32 storage of key values
+# Interpolations whose segment can be cut at a frame without changing it (the easings cannot:
+# an eased half is not the same easing).
+_CUTTABLE = ("BEZIER", "LINEAR", "CONSTANT")
 
 
 def data_path(shape_key_name: str) -> str:
@@ -84,8 +98,11 @@ def _remove_keys_in_range(fcurve, start: float, end: float, keep_pins: bool) -> 
             points.remove(kp, fast=True)
 
 
-def _append_keys(fcurve, frames: list[float], values: list[float]) -> None:
-    """Append Bezier/AUTO_CLAMPED/GENERATED keys in bulk, leaving the existing keys as they are."""
+def _append_keys(fcurve, frames: list[float], values: list[float], *, handle_type: str = "AUTO_CLAMPED",
+                 interpolations: list[str] | None = None, lefts: list[bezier.Point] | None = None,
+                 rights: list[bezier.Point] | None = None) -> None:
+    """Append GENERATED keys in bulk (Bezier with AUTO_CLAMPED handles unless told otherwise),
+    leaving the existing keys as they are."""
     points = fcurve.keyframe_points
     old = len(points)
     count = len(frames)
@@ -97,11 +114,12 @@ def _append_keys(fcurve, frames: list[float], values: list[float]) -> None:
     points.foreach_get("co", co)
     co[2 * old:] = [c for pair in zip(frames, values) for c in pair]
     points.foreach_set("co", co)
-    for prop, name in (("interpolation", "BEZIER"), ("handle_left_type", "AUTO_CLAMPED"),
-                       ("handle_right_type", "AUTO_CLAMPED"), ("type", GENERATED)):
+    interpolations = interpolations or ["BEZIER"] * count
+    for prop, names in (("interpolation", interpolations), ("handle_left_type", [handle_type] * count),
+                        ("handle_right_type", [handle_type] * count), ("type", [GENERATED] * count)):
         current = [0] * total
         points.foreach_get(prop, current)
-        current[old:] = [compat.keyframe_enum(prop, name)] * count
+        current[old:] = [compat.keyframe_enum(prop, name) for name in names]
         points.foreach_set(prop, current)
     # New keys come unselected: a selection of keys is how the animator picks a range to redo.
     for prop in ("select_control_point", "select_left_handle", "select_right_handle"):
@@ -109,26 +127,187 @@ def _append_keys(fcurve, frames: list[float], values: list[float]) -> None:
         points.foreach_get(prop, flags)
         flags[old:] = [False] * count
         points.foreach_set(prop, flags)
-    # New keys' handles start at their key (foreach_set does not place them); update() then
-    # sorts by frame and recomputes the auto handles.
-    for prop in ("handle_left", "handle_right"):
+    # foreach_set does not place handles: auto handles start at their key (update() then sorts
+    # by frame and recomputes them); given handles are set as they are.
+    for prop, given in (("handle_left", lefts), ("handle_right", rights)):
         handles = [0.0] * (2 * total)
         points.foreach_get(prop, handles)
-        handles[2 * old:] = co[2 * old:]
+        handles[2 * old:] = co[2 * old:] if given is None else [c for point in given for c in point]
         points.foreach_set(prop, handles)
 
 
-def write_range(fcurve, start: int, values: list[float], tolerance: float | None, keep_pins: bool) -> int:
+@dataclass(frozen=True)
+class _Hold:
+    """How one edge of a range is held (planned before the keys in the range are removed)."""
+
+    frame: float                          # start - 0.5 or end + 0.5
+    side: int                             # -1: the edge before the range, +1: the edge after it
+    key: BezierKey | None                 # the key to add at the edge (None: none to add)
+    interpolation: str                    # the added key's (it starts the segment after it)
+    neighbour: float | None = None        # frame of the outside key whose handles are kept
+    neighbour_handle: bezier.Point | None = None  # its new handle facing the range, if it changes
+    neighbour_types: tuple[str, str] | None = None  # its handle types (left, right)
+    joins: bool = True                    # the key at the edge gets a handle into the range
+
+
+def _key_at(points, frame: float):
+    for kp in points:
+        if kp.co[0] == frame:
+            return kp
+    return None
+
+
+def _state(kp) -> BezierKey:
+    return BezierKey(tuple(kp.co), tuple(kp.handle_left), tuple(kp.handle_right))
+
+
+def _on_line(co: bezier.Point, handle: bezier.Point, slope: float) -> bool:
+    return abs(handle[1] - (co[1] + slope * (handle[0] - co[0]))) <= 1e-9
+
+
+def _plan_hold(fcurve, edge: float, side: int, extrapolated: bool, keep_pins: bool) -> _Hold | None:
+    """How to hold the curve outside ``edge`` (side -1: before it, +1: after it) while the keys
+    on the other side are replaced. ``extrapolated``: hold it also where only the extrapolation
+    past the first or last key defines it. ``keep_pins``: the animator's keys on the other side stay."""
+    points = fcurve.keyframe_points
+    frames = [kp.co[0] for kp in points]
+    outside = [i for i, x in enumerate(frames) if (x <= edge if side < 0 else x >= edge)]
+    inside = [i for i, x in enumerate(frames) if (x > edge if side < 0 else x < edge)]
+    near_out = (max if side < 0 else min)(outside, key=frames.__getitem__) if outside else None
+    near_in = (min if side < 0 else max)(inside, key=frames.__getitem__) if inside else None
+    if near_out is None:
+        if not extrapolated or near_in is None:
+            return None
+        end_kp = points[near_in]
+        if (fcurve.extrapolation == "CONSTANT" and keep_pins and end_kp.type != GENERATED
+                and int(round(end_kp.co[0] - (edge - side * 0.5))) == 0):
+            return None  # a pin on the range's first (last) frame stays the end key: nothing changes
+        # Only the extrapolation past the first (last) key, which is inside, defines the outside:
+        # the edge key takes its place with its outward handle along the extrapolated line.
+        value, slope = _extrapolation(fcurve, end_kp, edge, side)
+        return _Hold(edge, side, _line_key(edge, value, slope, 1.0 / 3.0), "BEZIER")
+    out_kp = points[near_out]
+    out_frame = out_kp.co[0]
+    held = bezier.held_handle_types(_state(out_kp), out_kp.handle_left_type, out_kp.handle_right_type)
+    if out_frame == edge:  # a key already holds this edge (an earlier edit's)
+        return _Hold(edge, side, None, "BEZIER", edge, None, held)
+    reach = abs(edge - out_frame) / 3.0
+    if near_in is None:
+        # The outside near the edge is the straight extrapolation past this last (first) key.
+        value, slope = _extrapolation(fcurve, out_kp, edge, -side)
+        facing = tuple(out_kp.handle_right if side < 0 else out_kp.handle_left)
+        # The segment between this key and the edge key is Bezier (the edge key's own
+        # interpolation after the range, this key's before it) unless this key says otherwise.
+        bezier_segment = side > 0 or out_kp.interpolation == "BEZIER"
+        new_facing = None
+        if bezier_segment and not _on_line(tuple(out_kp.co), facing, slope):
+            new_facing = bezier.handle_along(tuple(out_kp.co), slope, -side * reach)
+        return _Hold(edge, side, _line_key(edge, value, slope, reach), "BEZIER", out_frame, new_facing, held)
+    first, second = sorted((out_kp, points[near_in]), key=lambda kp: kp.co[0])
+    interpolation = first.interpolation
+    if interpolation == "BEZIER":
+        split = bezier.split_segment(_state(first), _state(second), edge)
+        facing = split.first_right if side < 0 else split.second_left
+        return _Hold(edge, side, split.key, "BEZIER", out_frame, facing, held)
+    if interpolation in ("LINEAR", "CONSTANT"):
+        (x0, y0), (x1, y1) = first.co, second.co
+        slope = 0.0 if interpolation == "CONSTANT" else (y1 - y0) / (x1 - x0)
+        # After the range the edge key starts the outside segment, so it takes its interpolation.
+        return _Hold(edge, side, _line_key(edge, y0 + slope * (edge - x0), slope, reach),
+                     "BEZIER" if side < 0 else interpolation, out_frame, None, held)
+    # An eased segment (Sine, Bounce, ...) cannot be cut without changing it: only the outside
+    # key's handles are kept (a documented limit).
+    return _Hold(edge, side, None, "BEZIER", out_frame, None, held, joins=False)
+
+
+def _extrapolation(fcurve, end_kp, edge: float, away: int) -> tuple[float, float]:
+    """(value at ``edge``, slope) of the straight extrapolation past the curve's first or last
+    key ``end_kp``; ``edge`` lies beyond it, and so does ``edge + away``."""
+    if fcurve.extrapolation == "CONSTANT":
+        return end_kp.co[1], 0.0
+    value = fcurve.evaluate(edge)
+    return value, (fcurve.evaluate(edge + away) - value) / away
+
+
+def _line_key(frame: float, value: float, slope: float, reach: float) -> BezierKey:
+    """A key on a straight line with both handles along it, ``reach`` frames long."""
+    co = (frame, value)
+    return BezierKey(co, bezier.handle_along(co, slope, -reach), bezier.handle_along(co, slope, reach))
+
+
+def _plan_holds(fcurve, start: float, end: float, context: tuple[int, int] | None, keep_pins: bool) -> list[_Hold]:
+    holds = []
+    for edge, side, beyond in ((start - 0.5, -1, context is not None and context[0] < start),
+                               (end + 0.5, 1, context is not None and context[1] > end)):
+        hold = _plan_hold(fcurve, edge, side, beyond, keep_pins)
+        if hold is not None:
+            holds.append(hold)
+    return holds
+
+
+def _apply_holds(fcurve, holds: list[_Hold]) -> int:
+    """Keep the outside keys' handles and add the edge keys (after the range's keys are
+    removed). Returns the number of keys added."""
+    points = fcurve.keyframe_points
+    for hold in holds:
+        if hold.neighbour is None:
+            continue
+        kp = _key_at(points, hold.neighbour)
+        if hold.neighbour_types is not None:
+            kp.handle_left_type, kp.handle_right_type = hold.neighbour_types
+        if hold.neighbour_handle is not None:
+            if hold.side < 0:
+                kp.handle_right = hold.neighbour_handle
+            else:
+                kp.handle_left = hold.neighbour_handle
+    added = [hold for hold in holds if hold.key is not None]
+    _append_keys(fcurve, [h.key.co[0] for h in added], [h.key.co[1] for h in added], handle_type="ALIGNED",
+                 interpolations=[h.interpolation for h in added], lefts=[h.key.left for h in added],
+                 rights=[h.key.right for h in added])
+    return len(added)
+
+
+def _join_holds(fcurve, holds: list[_Hold]) -> None:
+    """Point each edge key's handle into the range along the old curve's slope, a third of the
+    way to the first key inside (after the keys inside are written and sorted)."""
+    points = fcurve.keyframe_points
+    frames = [kp.co[0] for kp in points]
+    for hold in holds:
+        if not hold.joins:
+            continue
+        kp = _key_at(points, hold.frame)
+        inner = [x for x in frames if (x > hold.frame if hold.side < 0 else x < hold.frame)]
+        if kp is None or not inner:
+            continue
+        nearest = min(inner) if hold.side < 0 else max(inner)
+        co = tuple(kp.co)
+        outward = tuple(kp.handle_left if hold.side < 0 else kp.handle_right)
+        handle = bezier.handle_along(co, bezier.slope_of(co, outward), (nearest - co[0]) / 3.0)
+        if hold.side < 0:
+            kp.handle_right = handle
+        else:
+            kp.handle_left = handle
+
+
+def write_range(fcurve, start: int, values: list[float], tolerance: float | None, keep_pins: bool,
+                context: tuple[int, int] | None = None) -> int:
     """Replace the keys in [start, start + len(values) - 1] with ``values`` (one per frame).
 
     ``tolerance`` None writes every frame. With ``keep_pins`` the animator's keys in the range
-    stay exactly as they are (the values there should already equal them). Returns the number
-    of keys written.
+    stay exactly as they are (the values there should already equal them). The curve outside
+    the range stays exactly as it was where keys define it; ``context`` (first and last frame)
+    are the frames the values were generated against: outside the range but within them the
+    curve is held even where only the extrapolation past the first or last key defines it.
+    Returns the number of keys written (edge keys included).
     """
+    if not values:
+        return 0
     end = start + len(values) - 1
     pins = pins_in_range(fcurve, start, end) if keep_pins else []
     pin_offsets = sorted({int(round(p.frame - start)) for p in pins})
+    holds = _plan_holds(fcurve, start, end, context, keep_pins)
     _remove_keys_in_range(fcurve, start, end, keep_pins)
+    written = _apply_holds(fcurve, holds)
     if tolerance is None:
         chosen = list(range(len(values)))
     else:
@@ -137,7 +316,9 @@ def write_range(fcurve, start: int, values: list[float], tolerance: float | None
     chosen = [i for i in chosen if i not in pinned]
     _append_keys(fcurve, [float(start + i) for i in chosen], [values[i] for i in chosen])
     fcurve.update()
-    written = len(chosen)
+    _join_holds(fcurve, holds)
+    fcurve.update()
+    written += len(chosen)
     if tolerance is not None:
         written += _meet_tolerance(fcurve, start, values, tolerance, pinned)
     return written
@@ -151,7 +332,9 @@ def _meet_tolerance(fcurve, start: int, values: list[float], tolerance: float, p
                   if i not in pinned and abs(fcurve.evaluate(start + i) - v) > tolerance + _SLACK]
         if not misses:
             return added
-        existing = {int(round(kp.co[0])) - start for kp in fcurve.keyframe_points}
+        end = start + len(values) - 1
+        existing = {int(round(kp.co[0])) - start for kp in fcurve.keyframe_points
+                    if start - 0.5 < kp.co[0] < end + 0.5}
         fresh = [i for i in misses if i not in existing]
         if not fresh:
             # A missed frame already holds a key whose value differs (a key outside our control):
@@ -173,8 +356,11 @@ def _meet_tolerance(fcurve, start: int, values: list[float], tolerance: float, p
 
 
 def copy_range(source, target, start: float, end: float) -> None:
-    """Make ``target``'s keys in [start, end] exactly ``source``'s (all key properties)."""
+    """Make ``target``'s keys in [start, end] exactly ``source``'s (all key properties), holding
+    ``target``'s curve outside the range as ``write_range`` does."""
+    holds = _plan_holds(target, start, end, None, keep_pins=False)
     _remove_keys_in_range(target, start, end, keep_pins=False)
+    _apply_holds(target, holds)
     keys = [kp for kp in source.keyframe_points if start - 0.5 < kp.co[0] < end + 0.5]
     points = target.keyframe_points
     for kp in keys:
@@ -183,4 +369,6 @@ def copy_range(source, target, start: float, end: float) -> None:
             setattr(new, prop, getattr(kp, prop))
         new.handle_left = kp.handle_left
         new.handle_right = kp.handle_right
+    target.update()
+    _join_holds(target, holds)
     target.update()

@@ -88,7 +88,8 @@ def test_outside_keys_and_pins_stay_exactly_as_they_were(head):
     assert after[1] == before[1] and after[80][0] == before[80][0] and after[10][0] == before[10][0]
     assert after[30][:1] == before[30][:1] and after[30][6] == "KEYFRAME"  # the pin is kept as a pin
     assert 45 not in after or after[45][6] == "GENERATED" and after[45][0][1] == pytest.approx(values[25])
-    assert all(20 <= f <= 70 for f, s in after.items() if s[6] == "GENERATED")
+    # Generated keys lie in the range or on its held edges, half a frame out.
+    assert all(19.5 <= kp.co[0] <= 70.5 for kp in fc.keyframe_points if kp.type == "GENERATED")
     # Without pins every key in the range is replaced.
     curves.write_range(fc, 20, values, 0.01, keep_pins=False)
     inside = [kp for kp in fc.keyframe_points if 20 <= kp.co[0] <= 70]
@@ -114,3 +115,165 @@ def test_other_channels_are_untouched(head):
     before = [key_state(kp) for kp in other.keyframe_points]
     curves.write_range(curves.ensure_fcurve(key, "jawOpen"), 1, _speech_like(60), 0.01, keep_pins=True)
     assert [key_state(kp) for kp in other.keyframe_points] == before
+
+
+# --- The curve outside the written range stays exactly as it was -------------------------------
+
+AUTO_HANDLES = ("AUTO", "AUTO_CLAMPED", "VECTOR")
+
+
+def outside_frames(start, end, first, last):
+    """Quarter frames from ``first`` to ``last`` outside the range [start, end], which reaches
+    half a frame past its first and last frame (as the keys it replaces do)."""
+    return [i / 4 for i in range(4 * first, 4 * last + 1) if not start - 0.5 < i / 4 < end + 0.5]
+
+
+def _collinear(origin, a, b):
+    """Whether handles ``a`` and ``b`` of a key at ``origin`` point the same way."""
+    ax, ay, bx, by = a[0] - origin[0], a[1] - origin[1], b[0] - origin[0], b[1] - origin[1]
+    return abs(ax * by - ay * bx) <= 1e-5 * math.hypot(ax, ay) * math.hypot(bx, by) and ax * bx + ay * by > 0
+
+
+def _flat(points):
+    return [c for point in points for c in point]
+
+
+def assert_keys_outside_kept(before, fc, start, end):
+    """``before``: key_state of every key before the write. Keys outside the range keep every
+    property, except the nearest on each side: its handle facing the range is shortened along
+    the same direction (the segment to the range is cut at the edge), and handle types that
+    Blender would recompute from the new neighbour are made ALIGNED (FREE where the handles are
+    not collinear). Blender re-aligns ALIGNED handles in float32 on every F-curve update, the
+    animator's as well as these, which moves them by about a unit in the last place: those
+    compare within 1e-6."""
+    after = {s[0]: s for s in (key_state(kp) for kp in fc.keyframe_points)}
+    outside = [s for s in before if not start - 0.5 < s[0][0] < end + 0.5]
+    nearest = {max((s for s in outside if s[0][0] < start), default=None, key=lambda s: s[0][0]): 2,
+               min((s for s in outside if s[0][0] > end), default=None, key=lambda s: s[0][0]): 1}
+    for old in outside:
+        new = after.get(old[0])
+        assert new is not None, f"the key at {old[0]} went away"
+        assert new[5:] == old[5:], old[0]  # interpolation, keyframe type, easing
+        facing = nearest.get(old)
+        if facing is None:
+            assert new[3:5] == old[3:5], old[0]
+            exact = "ALIGNED" not in new[3:5]
+            assert new[1:3] == old[1:3] if exact else _flat(new[1:3]) == pytest.approx(_flat(old[1:3]), abs=1e-6)
+            continue
+        far = 3 - facing
+        assert _flat([new[far]]) == pytest.approx(_flat([old[far]]), abs=1e-6), old[0]
+        assert _collinear(old[0], old[facing], new[facing]), old[0]
+        if old[0][0] not in (start - 0.5, end + 0.5):  # a key on the edge: its facing handle is inside
+            assert abs(new[facing][0] - old[0][0]) <= abs(old[facing][0] - old[0][0]) + 1e-6
+        if old[3] in AUTO_HANDLES or old[4] in AUTO_HANDLES:
+            assert new[3:5] in (("ALIGNED", "ALIGNED"), ("FREE", "FREE")), old[0]
+            if old[3:5] in (("AUTO_CLAMPED", "AUTO_CLAMPED"), ("AUTO", "AUTO")):
+                assert new[3:5] == ("ALIGNED", "ALIGNED")  # auto handles are collinear: stays smooth
+        else:
+            assert new[3:5] == old[3:5]
+
+
+def assert_edges_join_smoothly(fc, start, end):
+    """A GENERATED key sits at each held edge with collinear (ALIGNED) handles, so the slope
+    just outside the edge is the slope just inside it."""
+    for edge in (start - 0.5, end + 0.5):
+        kp = next((kp for kp in fc.keyframe_points if kp.co[0] == edge), None)
+        if kp is None:
+            continue
+        assert kp.type == "GENERATED" and (kp.handle_left_type, kp.handle_right_type) == ("ALIGNED", "ALIGNED")
+        co = tuple(kp.co)
+        assert _collinear(co, tuple(kp.handle_right), (2 * co[0] - kp.handle_left[0], 2 * co[1] - kp.handle_left[1]))
+        h = 1e-4
+        slope_out = (fc.evaluate(edge) - fc.evaluate(edge - h)) / h
+        slope_in = (fc.evaluate(edge + h) - fc.evaluate(edge)) / h
+        assert slope_in == pytest.approx(slope_out, abs=0.01), edge
+
+
+def _animator_keys(fc, interpolation, handles):
+    for frame, value in ((1, 0.2), (10, 0.9), (22, 0.4), (45, 0.1), (60, 0.8), (80, 0.7)):
+        kp = fc.keyframe_points.insert(frame, value, keyframe_type="KEYFRAME")
+        kp.interpolation = interpolation
+        kp.handle_left_type = kp.handle_right_type = handles
+    fc.update()
+
+
+@pytest.mark.parametrize("interpolation, handles", [
+    ("BEZIER", "AUTO_CLAMPED"), ("BEZIER", "AUTO"), ("BEZIER", "VECTOR"), ("BEZIER", "FREE"), ("BEZIER", "ALIGNED"),
+    ("LINEAR", "AUTO_CLAMPED"), ("CONSTANT", "AUTO_CLAMPED")])
+@pytest.mark.parametrize("keep_pins", [True, False])
+def test_the_curve_outside_the_range_stays_exactly_as_it_was(head, interpolation, handles, keep_pins):
+    fc = curves.ensure_fcurve(head.data.shape_keys, "mouthFunnel")
+    _animator_keys(fc, interpolation, handles)
+    frames = outside_frames(20, 50, -5, 90)
+    before_values = [fc.evaluate(f) for f in frames]
+    before = [key_state(kp) for kp in fc.keyframe_points]
+    values = _speech_like(31, seed=5)
+    values[22 - 20], values[45 - 20] = 0.4, 0.1  # the curve meets the pins at 22 and 45
+    curves.write_range(fc, 20, values, 0.01, keep_pins=keep_pins)
+    assert max(abs(fc.evaluate(f) - v) for f, v in zip(frames, before_values)) <= 1e-6
+    assert_keys_outside_kept(before, fc, 20, 50)
+    assert_edges_join_smoothly(fc, 20, 50)
+    assert max(abs(fc.evaluate(20 + i) - v) for i, v in enumerate(values)) <= 0.01 + 1e-6
+
+
+def test_generated_curve_regenerated_again_and_next_to_itself(head):
+    """Generated keys, then a range in the middle, then the range right after it (whose edge key
+    is the first range's), then every frame: each time the rest is unchanged."""
+    fc = curves.ensure_fcurve(head.data.shape_keys, "jawOpen")
+    curves.write_range(fc, 5, _speech_like(100), 0.01, keep_pins=True)
+    for start, count, tolerance in ((30, 21, 0.01), (51, 10, 0.01), (40, 10, None)):
+        frames = outside_frames(start, start + count - 1, 0, 110)
+        before_values = [fc.evaluate(f) for f in frames]
+        before = [key_state(kp) for kp in fc.keyframe_points]
+        curves.write_range(fc, start, _speech_like(count, seed=start), tolerance, keep_pins=True, context=(5, 104))
+        assert max(abs(fc.evaluate(f) - v) for f, v in zip(frames, before_values)) <= 1e-6, start
+        assert_keys_outside_kept(before, fc, start, start + count - 1)
+        assert_edges_join_smoothly(fc, start, start + count - 1)
+    assert [kp.co[0] for kp in fc.keyframe_points].count(50.5) == 1  # the shared edge key
+
+
+def test_a_segment_spanning_the_whole_range(head):
+    fc = curves.ensure_fcurve(head.data.shape_keys, "mouthClose")
+    for frame, value in ((10, 0.2), (70, 0.5)):
+        fc.keyframe_points.insert(frame, value)
+    frames = outside_frames(30, 50, 0, 90)
+    before_values = [fc.evaluate(f) for f in frames]
+    before = [key_state(kp) for kp in fc.keyframe_points]
+    curves.write_range(fc, 30, _speech_like(21, seed=3), 0.01, keep_pins=True)
+    assert max(abs(fc.evaluate(f) - v) for f, v in zip(frames, before_values)) <= 1e-6
+    assert_keys_outside_kept(before, fc, 30, 50)
+    assert_edges_join_smoothly(fc, 30, 50)
+
+
+@pytest.mark.parametrize("extrapolation", ["CONSTANT", "LINEAR"])
+def test_past_the_last_key_the_extrapolation_is_held(head, extrapolation):
+    fc = curves.ensure_fcurve(head.data.shape_keys, "mouthClose")
+    fc.extrapolation = extrapolation
+    for frame, value in ((10, 0.2), (20, 0.5)):
+        fc.keyframe_points.insert(frame, value)
+    frames = outside_frames(30, 50, 0, 29)
+    before_values = [fc.evaluate(f) for f in frames]
+    curves.write_range(fc, 30, _speech_like(21, seed=3), 0.01, keep_pins=True)
+    assert max(abs(fc.evaluate(f) - v) for f, v in zip(frames, before_values)) <= 1e-6
+    assert_edges_join_smoothly(fc, 30, 50)
+
+
+def test_with_no_key_on_one_side_the_extrapolation_follows_the_range_unless_within_the_context(head):
+    """No key before the range: outside it is only the constant extrapolation of the first key.
+    Within the frames the values were generated against (``context``) it is held; beyond them
+    (a range that starts the animation) the curve starts with the range's first value."""
+    key = head.data.shape_keys
+    values = _speech_like(21, seed=3)
+    values[0] = 0.6
+    for context, expected in (((1, 60), 0.25), (None, 0.6), ((30, 60), 0.6)):
+        fc = curves.ensure_fcurve(key, "mouthClose")
+        fc.keyframe_points.clear()
+        fc.keyframe_points.insert(35, 0.25)
+        fc.keyframe_points.insert(45, 0.5)
+        assert fc.extrapolation == "CONSTANT"
+        curves.write_range(fc, 30, values, 0.01, keep_pins=False, context=context)
+        assert [fc.evaluate(f) for f in (0, 10, 29, 29.5)] == pytest.approx([expected] * 4, abs=1e-6), context
+        if context == (1, 60):
+            assert_edges_join_smoothly(fc, 30, 50)
+        # No key after the range either: held wherever the context goes on past it.
+        assert fc.evaluate(70) == pytest.approx(values[-1] if context is None else 0.5, abs=1e-6)

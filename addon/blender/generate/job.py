@@ -233,5 +233,6 @@ def write_take(plan: JobPlan, key, values: dict[str, list[float]], action=None) 
     written = 0
     for channel, shape_key in plan.mapping.items():
         fcurve = curves.ensure_fcurve(key, shape_key, action)
-        written += curves.write_range(fcurve, plan.write[0], values[channel], plan.tolerance, plan.keep_pins)
+        written += curves.write_range(fcurve, plan.write[0], values[channel], plan.tolerance, plan.keep_pins,
+                                      context=plan.context)
     return written

@@ -1,0 +1,150 @@
+"""Cutting an F-curve's Bezier segment in two without changing the curve.
+
+Blender's F-curve Bezier segment is a cubic parametric in 2D: the control polygon is the first
+key, its right handle, the second key's left handle and the second key, with handles that reach
+past the other key in time shortened first (``BKE_fcurve_correct_bezpart``). The value at a frame
+comes from solving x(u) = frame, then y(u). Cutting that cubic at u with de Casteljau's
+construction gives two cubics that together trace exactly the same curve, so a key can be put
+at any frame of a segment, with handles, without the curve moving: the split key gets the two
+inner handles, and the neighbours' handles facing it are shortened to match.
+
+Regenerating a range of frames uses this to hold the curve at the range's edges
+(``addon.blender.curves``). Everything here is plain Python, no bpy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .keyreduce import BezierKey, _correct_bezpart, _solve_t
+
+Point = tuple[float, float]
+Polygon = tuple[Point, Point, Point, Point]
+
+# Handle types Blender recomputes from the neighbouring keys on every update.
+RECOMPUTED_HANDLE_TYPES = frozenset({"AUTO", "AUTO_CLAMPED", "VECTOR"})
+
+
+def blender_polygon(a: BezierKey, b: BezierKey) -> Polygon:
+    """The control polygon Blender evaluates between keys ``a`` and ``b`` (a before b)."""
+    x0, y0 = a.co
+    x3, y3 = b.co
+    x1, y1 = a.right
+    x2, y2 = b.left
+    cx1, cx2, f1, f2 = _correct_bezpart(x0, x1, x2, x3)
+    if f1 != 1.0:
+        y1 = y0 - f1 * (y0 - y1)
+    if f2 != 1.0:
+        y2 = y3 - f2 * (y3 - y2)
+    return (x0, y0), (cx1, y1), (cx2, y2), (x3, y3)
+
+
+def parameter_at(polygon: Polygon, frame: float) -> float:
+    """The parameter u in [0, 1] where the polygon's cubic reaches ``frame`` in time."""
+    (x0, _), (x1, _), (x2, _), (x3, _) = polygon
+    return _solve_t(frame, x0, x1, x2, x3)
+
+
+def point_at(polygon: Polygon, u: float) -> Point:
+    """The cubic's point at parameter u (de Casteljau, the way the split computes it)."""
+    return _de_casteljau(polygon, u)[1][0]
+
+
+def value_at(polygon: Polygon, frame: float) -> float:
+    """The cubic's value at ``frame`` (within the polygon's span), as Blender evaluates it."""
+    return point_at(polygon, parameter_at(polygon, frame))[1]
+
+
+def _lerp(p: Point, q: Point, u: float) -> Point:
+    return p[0] + u * (q[0] - p[0]), p[1] + u * (q[1] - p[1])
+
+
+def _de_casteljau(polygon: Polygon, u: float) -> tuple[Polygon, Polygon]:
+    p0, p1, p2, p3 = polygon
+    a, b, c = _lerp(p0, p1, u), _lerp(p1, p2, u), _lerp(p2, p3, u)
+    d, e = _lerp(a, b, u), _lerp(b, c, u)
+    m = _lerp(d, e, u)
+    return (p0, a, d, m), (m, e, c, p3)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One segment cut at a frame: ``before`` runs from the first key to the cut, ``after`` from
+    the cut to the second key; each is a control polygon Blender evaluates as it is."""
+
+    before: Polygon
+    after: Polygon
+
+    @property
+    def key(self) -> BezierKey:
+        """The key at the cut, with the two inner handles."""
+        return BezierKey(self.before[3], self.before[2], self.after[1])
+
+    @property
+    def first_right(self) -> Point:
+        """The first key's right handle, shortened."""
+        return self.before[1]
+
+    @property
+    def second_left(self) -> Point:
+        """The second key's left handle, shortened."""
+        return self.after[2]
+
+
+def split_segment(a: BezierKey, b: BezierKey, frame: float) -> Split:
+    """Cut the Bezier segment from key ``a`` to key ``b`` at ``frame`` (strictly between them)."""
+    if not a.co[0] < frame < b.co[0]:
+        raise ValueError(f"frame {frame} must lie strictly between the keys at {a.co[0]} and {b.co[0]}")
+    polygon = blender_polygon(a, b)
+    before, after = _de_casteljau(polygon, parameter_at(polygon, frame))
+    # x(u) = frame holds to 1e-12; the key sits on the frame exactly.
+    cut = (float(frame), before[3][1])
+    return Split((before[0], before[1], before[2], cut), (cut, after[1], after[2], after[3]))
+
+
+def evaluated_as_is(polygon: Polygon, slack: float = 1e-9) -> bool:
+    """Whether Blender evaluates this polygon without shortening its handles (each handle's
+    reach in time within the segment's span), so that a stored split traces the same curve."""
+    (x0, _), (x1, _), (x2, _), (x3, _) = polygon
+    span = x3 - x0
+    return abs(x1 - x0) <= span * (1 + slack) and abs(x3 - x2) <= span * (1 + slack)
+
+
+def collinear(key: BezierKey, tolerance: float = 1e-5) -> bool:
+    """Whether the two handles point in opposite directions through the key (a smooth key).
+    A handle of no length counts as collinear with anything."""
+    lx, ly = key.co[0] - key.left[0], key.co[1] - key.left[1]
+    rx, ry = key.right[0] - key.co[0], key.right[1] - key.co[1]
+    left_len, right_len = math.hypot(lx, ly), math.hypot(rx, ry)
+    if left_len == 0.0 or right_len == 0.0:
+        return True
+    cross = lx * ry - ly * rx
+    return abs(cross) <= tolerance * left_len * right_len and lx * rx + ly * ry > 0.0
+
+
+def held_handle_types(key: BezierKey, left_type: str, right_type: str) -> tuple[str, str]:
+    """Handle types that keep ``key``'s handles where they are when Blender recalculates handles.
+
+    Blender recomputes AUTO, AUTO_CLAMPED and VECTOR handles from the neighbouring keys, so a
+    key whose neighbour changes would move. A key with such a handle becomes ALIGNED on both
+    sides when its handles are collinear (auto handles always are: it stays a smooth key the
+    animator can edit as one), else FREE on both sides. FREE and ALIGNED handles stay as they are.
+    """
+    if left_type not in RECOMPUTED_HANDLE_TYPES and right_type not in RECOMPUTED_HANDLE_TYPES:
+        return left_type, right_type
+    if "FREE" not in (left_type, right_type) and collinear(key):
+        return "ALIGNED", "ALIGNED"
+    return "FREE", "FREE"
+
+
+def handle_along(co: Point, slope: float, reach: float) -> Point:
+    """A handle from ``co`` along ``slope`` (value per frame) reaching ``reach`` frames in time
+    (negative: a left handle)."""
+    return co[0] + reach, co[1] + slope * reach
+
+
+def slope_of(co: Point, handle: Point) -> float:
+    """The slope (value per frame) of a handle; a handle of no reach in time counts as flat."""
+    dx = handle[0] - co[0]
+    return 0.0 if dx == 0.0 else (handle[1] - co[1]) / dx
