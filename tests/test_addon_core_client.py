@@ -158,6 +158,9 @@ def test_job_request_shape():
     row = body["existing"]["frames"][1]
     assert row[arkit.INDEX["jawOpen"]] == 0.2 and row[arkit.INDEX["mouthClose"]] == 0.3 and sum(row) == 0.5
     assert body["regenerate"] == {"start": 1, "end": 1} and body["samples"] == 3 and body["seed"] == 7
+    assert body["lip_closure"] is None                      # the sidecar's default
+    assert client.build_job_request(b"x", 24.0, lip_closure=0.25)["lip_closure"] == 0.25
+    assert client.build_job_request(b"x", 24.0, lip_closure=3)["lip_closure"] == 1.0
 
 
 def test_parse_result():

@@ -220,6 +220,7 @@ BAD_BODIES = {
     "steps absurd": ({"steps": 100000}, "steps"),
     "steps zero": ({"steps": 0}, "steps"),
     "guidance negative": ({"guidance": -1}, "guidance"),
+    "lip_closure above 1": ({"lip_closure": 1.5}, "lip_closure"),
     "seed negative": ({"seed": -1}, "seed"),
     "fps zero": ({"fps": 0}, "fps"),
     "unknown field": ({"sample": 2}, "sample"),
