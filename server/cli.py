@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+import tomllib
 
 
 def _progress_printer(enabled: bool):
@@ -119,6 +120,18 @@ def cmd_train(args) -> int:
         overrides.setdefault("train", {})["time_budget_minutes"] = args.minutes
     if args.corpus:
         overrides.setdefault("data", {})["corpus"] = args.corpus
+    if args.init:
+        overrides.setdefault("train", {})["init"] = args.init
+    for setting in args.set or []:
+        section, _, rest = setting.partition(".")
+        key, eq, value = rest.partition("=")
+        if not (section and key and eq):
+            raise SystemExit(f"mouthpiece train: --set {setting!r}: write SECTION.KEY=VALUE, e.g. train.lr=3e-4")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value                           # a bare string
+        overrides.setdefault(section, {})[key] = parsed
     cfg = load_config(args.config, overrides)
     if args.export:
         from server.training.train import export_state
@@ -162,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run", default="runs/default", help="run directory (resumed if it exists)")
     t.add_argument("--corpus", help="corpus directory (overrides the config)")
     t.add_argument("--minutes", type=float, help="time budget (overrides the config)")
+    t.add_argument("--init", metavar="CHECKPOINT", help="fine-tune from this checkpoint (overrides the config)")
+    t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one config value (TOML syntax), e.g. --set train.lr=3e-4; repeatable")
     t.add_argument("--export", metavar="DIR", help="only export the run's last saved EMA weights to DIR")
     t.set_defaults(func=cmd_train)
 

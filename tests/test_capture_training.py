@@ -98,3 +98,17 @@ def test_fine_tuning_starts_from_a_checkpoint(tiny_checkpoint, livelink_dir, tmp
     base, _ = load_checkpoint(tiny_checkpoint)
     diffs = [(a - b).abs().max().item() for a, b in zip(tuned.state_dict().values(), base.state_dict().values())]
     assert max(diffs) < 1e-3  # one step at a tiny learning rate: still the base model
+
+
+def test_closure_weight_counts_a_missed_closure_inside_speech_more():
+    import torch
+
+    from server.training.train import lip_opening_loss
+
+    truth = torch.tensor([[0.0] * 8 + [0.4, 0.4, 0.0, 0.4, 0.4] + [0.0] * 8])   # rest, "ama", rest
+    missed_closure = truth.clone()
+    missed_closure[0, 10] = 0.3                       # the lips stay open on the m
+    missed_rest = truth.clone()
+    missed_rest[0, 2] = 0.3                           # the same error in a pause
+    assert lip_opening_loss(missed_closure, truth) == pytest.approx(float(lip_opening_loss(missed_rest, truth)))
+    assert lip_opening_loss(missed_closure, truth, 8.0) == pytest.approx(9 * float(lip_opening_loss(missed_rest, truth, 8.0)))

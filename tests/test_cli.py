@@ -77,3 +77,8 @@ def test_bad_audio_is_a_clear_error(tiny_checkpoint, tmp_path):
 def test_info(tiny_checkpoint):
     p = run("info", "--checkpoint", tiny_checkpoint)
     assert "device: cpu" in p.stdout and '"model": "tiny-test"' in p.stdout and '"hours"' in p.stdout
+
+
+def test_train_set_needs_section_key_value():
+    p = run("train", "--run", "/nonexistent/run", "--set", "lr=3", check=False)
+    assert p.returncode != 0 and "SECTION.KEY=VALUE" in p.stderr

@@ -23,6 +23,7 @@ DEFAULTS: dict = {
         "weight_speech": 3.0,        # loss weight of jaw/mouth/tongue channels vs the rest
         "weight_velocity": 1.0,      # frame-to-frame differences, against jitter
         "weight_lip_opening": 4.0,   # lip opening (the lip-sync figures' quantity)
+        "weight_closure": 0.0,       # extra lip-opening weight on closures inside speech (p/b/m)
         "threads": 2, "checkpoint_minutes": 5.0, "log_every": 50,
         "init": "",  # a checkpoint to fine-tune from (same architecture); empty: from scratch
     },
