@@ -13,10 +13,10 @@ Holding the edges: a Bezier segment that crosses an edge of the range, from the 
 to a key inside that is about to be replaced, would be reshaped by the new keys, and so would the
 auto handles of that outside key (Blender recomputes them from the neighbours). So before the
 keys inside are removed, the segment is cut at the edge (``addon.core.bezier``): a GENERATED key
-with ALIGNED handles is put at start - 0.5 (end + 0.5) on the old curve, the outside key's handle
-facing it is shortened to match, and an outside key with auto handles gets handle types that keep
-them where they are. The edge key's handle into the range points along the old curve's slope, so
-the new curve joins without a kink. Linear and constant segments and the extrapolation past the
+with collinear FREE handles is put at start - 0.5 (end + 0.5) on the old curve, the outside key's
+handle facing it is shortened to match, and an outside key with auto handles gets handle types
+that keep them where they are (ALIGNED). The edge key's handle into the range points along the
+old curve's slope, so the new curve joins without a kink. Linear and constant segments and the extrapolation past the
 first or last key are held the same way on their straight line.
 """
 
@@ -98,42 +98,52 @@ def _remove_keys_in_range(fcurve, start: float, end: float, keep_pins: bool) -> 
             points.remove(kp, fast=True)
 
 
-def _append_keys(fcurve, frames: list[float], values: list[float], *, handle_type: str = "AUTO_CLAMPED",
-                 interpolations: list[str] | None = None, lefts: list[bezier.Point] | None = None,
-                 rights: list[bezier.Point] | None = None) -> None:
-    """Append GENERATED keys in bulk (Bezier with AUTO_CLAMPED handles unless told otherwise),
-    leaving the existing keys as they are."""
+# Keyframe properties a copied key takes over, with the kind of value foreach_get gives.
+_KEY_PROPS = {"co": 0.0, "handle_left": 0.0, "handle_right": 0.0, "interpolation": 0, "easing": 0,
+              "handle_left_type": 0, "handle_right_type": 0, "type": 0, "back": 0.0, "amplitude": 0.0,
+              "period": 0.0}
+_PAIRS = ("co", "handle_left", "handle_right")
+_UNSELECTED = ("select_control_point", "select_left_handle", "select_right_handle")
+
+
+def _add_keys(fcurve, new: dict[str, list]) -> None:
+    """Append keys in bulk, leaving the existing keys as they are: ``new`` maps Keyframe
+    properties to the new keys' values (``co`` and the handles flattened, two per key). Unlike
+    ``keyframe_points.insert`` this never reshapes the neighbours' handles, and the keys come
+    unselected (a selection of keys is how the animator picks a range to redo)."""
     points = fcurve.keyframe_points
     old = len(points)
-    count = len(frames)
+    count = len(new["co"]) // 2
     if not count:
         return
     points.add(count)
     total = old + count
-    co = [0.0] * (2 * total)
-    points.foreach_get("co", co)
-    co[2 * old:] = [c for pair in zip(frames, values) for c in pair]
-    points.foreach_set("co", co)
-    interpolations = interpolations or ["BEZIER"] * count
-    for prop, names in (("interpolation", interpolations), ("handle_left_type", [handle_type] * count),
-                        ("handle_right_type", [handle_type] * count), ("type", [GENERATED] * count)):
-        current = [0] * total
+    for prop, values in {**new, **{flag: [False] * count for flag in _UNSELECTED}}.items():
+        width = 2 if prop in _PAIRS else 1
+        current = [type(values[0])()] * (width * total)
         points.foreach_get(prop, current)
-        current[old:] = [compat.keyframe_enum(prop, name) for name in names]
+        current[width * old:] = values
         points.foreach_set(prop, current)
-    # New keys come unselected: a selection of keys is how the animator picks a range to redo.
-    for prop in ("select_control_point", "select_left_handle", "select_right_handle"):
-        flags = [False] * total
-        points.foreach_get(prop, flags)
-        flags[old:] = [False] * count
-        points.foreach_set(prop, flags)
-    # foreach_set does not place handles: auto handles start at their key (update() then sorts
-    # by frame and recomputes them); given handles are set as they are.
-    for prop, given in (("handle_left", lefts), ("handle_right", rights)):
-        handles = [0.0] * (2 * total)
-        points.foreach_get(prop, handles)
-        handles[2 * old:] = co[2 * old:] if given is None else [c for point in given for c in point]
-        points.foreach_set(prop, handles)
+
+
+def _append_keys(fcurve, frames: list[float], values: list[float], *, handle_type: str = "AUTO_CLAMPED",
+                 interpolations: list[str] | None = None, lefts: list[bezier.Point] | None = None,
+                 rights: list[bezier.Point] | None = None) -> None:
+    """Append GENERATED keys (Bezier with AUTO_CLAMPED handles unless told otherwise)."""
+    count = len(frames)
+    co = [float(c) for pair in zip(frames, values) for c in pair]
+    enum = compat.keyframe_enum
+    # Auto handles start at their key (update() then sorts by frame and recomputes them); given
+    # handles are set as they are.
+    _add_keys(fcurve, {
+        "co": co,
+        "interpolation": [enum("interpolation", name) for name in interpolations or ["BEZIER"] * count],
+        "handle_left_type": [enum("handle_left_type", handle_type)] * count,
+        "handle_right_type": [enum("handle_right_type", handle_type)] * count,
+        "type": [enum("type", GENERATED)] * count,
+        "handle_left": co if lefts is None else [c for point in lefts for c in point],
+        "handle_right": co if rights is None else [c for point in rights for c in point],
+    })
 
 
 @dataclass(frozen=True)
@@ -207,8 +217,15 @@ def _plan_hold(fcurve, edge: float, side: int, extrapolated: bool, keep_pins: bo
     interpolation = first.interpolation
     if interpolation == "BEZIER":
         split = bezier.split_segment(_state(first), _state(second), edge)
-        facing = split.first_right if side < 0 else split.second_left
-        return _Hold(edge, side, split.key, "BEZIER", out_frame, facing, held)
+        # The outside piece as float32 stores it closest to the exact one; the edge key's handle
+        # into the range is a placeholder until _join_holds.
+        if side < 0:
+            piece = bezier.stored_piece(split.before, free=2)
+            key, facing = BezierKey(piece[3], piece[2], split.key.right), piece[1]
+        else:
+            piece = bezier.stored_piece(split.after, free=1)
+            key, facing = BezierKey(piece[0], split.key.left, piece[1]), piece[2]
+        return _Hold(edge, side, key, "BEZIER", out_frame, facing, held)
     if interpolation in ("LINEAR", "CONSTANT"):
         (x0, y0), (x1, y1) = first.co, second.co
         slope = 0.0 if interpolation == "CONSTANT" else (y1 - y0) / (x1 - x0)
@@ -261,7 +278,11 @@ def _apply_holds(fcurve, holds: list[_Hold]) -> int:
             else:
                 kp.handle_left = hold.neighbour_handle
     added = [hold for hold in holds if hold.key is not None]
-    _append_keys(fcurve, [h.key.co[0] for h in added], [h.key.co[1] for h in added], handle_type="ALIGNED",
+    # FREE, though the two handles are collinear: Blender re-aligns ALIGNED handles on every
+    # update by recomputing this key's left handle from its right one in float32, which would
+    # turn the outward handle by the inward one's rounding (up to 2e-5 in value outside at frame
+    # 1000); and dragging the inward handle can never move the curve outside.
+    _append_keys(fcurve, [h.key.co[0] for h in added], [h.key.co[1] for h in added], handle_type="FREE",
                  interpolations=[h.interpolation for h in added], lefts=[h.key.left for h in added],
                  rights=[h.key.right for h in added])
     return len(added)
@@ -361,14 +382,15 @@ def copy_range(source, target, start: float, end: float) -> None:
     holds = _plan_holds(target, start, end, None, keep_pins=False)
     _remove_keys_in_range(target, start, end, keep_pins=False)
     _apply_holds(target, holds)
-    keys = [kp for kp in source.keyframe_points if start - 0.5 < kp.co[0] < end + 0.5]
-    points = target.keyframe_points
-    for kp in keys:
-        new = points.insert(kp.co[0], kp.co[1], options={"FAST"}, keyframe_type=kp.type)
-        for prop in ("interpolation", "easing", "handle_left_type", "handle_right_type"):
-            setattr(new, prop, getattr(kp, prop))
-        new.handle_left = kp.handle_left
-        new.handle_right = kp.handle_right
+    points = source.keyframe_points
+    chosen = [i for i, kp in enumerate(points) if start - 0.5 < kp.co[0] < end + 0.5]
+    copied = {}
+    for prop, kind in _KEY_PROPS.items():
+        width = 2 if prop in _PAIRS else 1
+        values = [kind] * (width * len(points))
+        points.foreach_get(prop, values)
+        copied[prop] = [values[width * i + j] for i in chosen for j in range(width)]
+    _add_keys(target, copied)
     target.update()
     _join_holds(target, holds)
     target.update()

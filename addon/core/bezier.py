@@ -15,6 +15,7 @@ Regenerating a range of frames uses this to hold the curve at the range's edges
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 
 from .keyreduce import BezierKey, _correct_bezpart, _solve_t
@@ -103,6 +104,44 @@ def split_segment(a: BezierKey, b: BezierKey, frame: float) -> Split:
     return Split((before[0], before[1], before[2], cut), (cut, after[1], after[2], after[3]))
 
 
+def float32(value: float) -> float:
+    """``value`` as Blender stores it (single precision)."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def stored_piece(piece: Polygon, free: int, samples: int = 32) -> Polygon:
+    """The piece of a cut segment as Blender will store it, in float32, staying closest to the
+    exact piece.
+
+    Rounding a handle's time to float32 moves it by up to half a unit in the last place, which
+    at frame 1000 is 3e-5 of a frame and moves a steep curve by ~1e-5. So the handle facing the
+    other key keeps its direction (its key's handles stay collinear) and only rounds, and the
+    height of handle ``free`` (1: the first key's, 2: the second key's) is refitted by least
+    squares over the span, which takes most of the rounding error back out (about 5x).
+    """
+    if free not in (1, 2):
+        raise ValueError(f"free must be 1 or 2 (a handle of the piece), not {free}")
+    p0, p1, p2, p3 = ((float32(x), float32(y)) for x, y in piece)
+    other = 3 - free
+    key, handle = (p0, piece[1]) if other == 1 else (p3, piece[2])
+    x = float32(handle[0])
+    y = handle[1] if handle[0] == key[0] else key[1] + (handle[1] - key[1]) * (x - key[0]) / (handle[0] - key[0])
+    fixed = (x, float32(y))
+    trial = [p0, fixed, (float32(piece[2][0]), 0.0), p3] if other == 1 else [p0, (float32(piece[1][0]), 0.0), fixed, p3]
+    numerator = denominator = 0.0
+    span = piece[3][0] - piece[0][0]
+    for i in range(1, samples):
+        frame = piece[0][0] + span * i / samples
+        u = parameter_at(tuple(trial), frame)
+        m = 1.0 - u
+        weight = 3 * m * m * u if free == 1 else 3 * m * u * u
+        rest = point_at(tuple(trial), u)[1]  # the free handle's height is 0 in ``trial``
+        numerator += weight * (value_at(piece, frame) - rest)
+        denominator += weight * weight
+    trial[free] = (trial[free][0], float32(numerator / denominator) if denominator else float32(piece[free][1]))
+    return tuple(trial)
+
+
 def evaluated_as_is(polygon: Polygon, slack: float = 1e-9) -> bool:
     """Whether Blender evaluates this polygon without shortening its handles (each handle's
     reach in time within the segment's span), so that a stored split traces the same curve."""
@@ -139,9 +178,12 @@ def held_handle_types(key: BezierKey, left_type: str, right_type: str) -> tuple[
 
 
 def handle_along(co: Point, slope: float, reach: float) -> Point:
-    """A handle from ``co`` along ``slope`` (value per frame) reaching ``reach`` frames in time
-    (negative: a left handle)."""
-    return co[0] + reach, co[1] + slope * reach
+    """A handle from ``co`` along ``slope`` (value per frame) reaching about ``reach`` frames in
+    time (negative: a left handle). Its time is one float32 can hold and its value is taken on
+    the line at that time, so its direction survives storage (far from frame 0 a rounded time
+    alone would turn a short handle by 1e-3)."""
+    x = float32(co[0] + reach)
+    return x, co[1] + slope * (x - co[0])
 
 
 def slope_of(co: Point, handle: Point) -> float:
