@@ -16,8 +16,8 @@ keys inside are removed, the segment is cut at the edge (``addon.core.bezier``):
 with collinear FREE handles is put at start - 0.5 (end + 0.5) on the old curve, the outside key's
 handle facing it is shortened to match, and an outside key with auto handles gets handle types
 that keep them where they are (ALIGNED). The edge key's handle into the range points along the
-old curve's slope, so the new curve joins without a kink. Linear and constant segments and the extrapolation past the
-first or last key are held the same way on their straight line.
+old curve's slope, so the new curve joins without a kink. Linear and constant segments and the
+extrapolation past the first or last key are held the same way on their straight line.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ from . import compat
 
 GENERATED = "GENERATED"
 _SLACK = 1e-6  # float32 storage of key values
-# Interpolations whose segment can be cut at a frame without changing it (the easings cannot:
-# an eased half is not the same easing).
-_CUTTABLE = ("BEZIER", "LINEAR", "CONSTANT")
 
 
 def data_path(shape_key_name: str) -> str:
