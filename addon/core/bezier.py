@@ -18,7 +18,7 @@ import math
 import struct
 from dataclasses import dataclass
 
-from .keyreduce import BezierKey, _correct_bezpart, _solve_t
+from .keyreduce import BezierKey, correct_bezpart, solve_t
 
 Point = tuple[float, float]
 Polygon = tuple[Point, Point, Point, Point]
@@ -33,7 +33,7 @@ def blender_polygon(a: BezierKey, b: BezierKey) -> Polygon:
     x3, y3 = b.co
     x1, y1 = a.right
     x2, y2 = b.left
-    cx1, cx2, f1, f2 = _correct_bezpart(x0, x1, x2, x3)
+    cx1, cx2, f1, f2 = correct_bezpart(x0, x1, x2, x3)
     if f1 != 1.0:
         y1 = y0 - f1 * (y0 - y1)
     if f2 != 1.0:
@@ -44,7 +44,7 @@ def blender_polygon(a: BezierKey, b: BezierKey) -> Polygon:
 def parameter_at(polygon: Polygon, frame: float) -> float:
     """The parameter u in [0, 1] where the polygon's cubic reaches ``frame`` in time."""
     (x0, _), (x1, _), (x2, _), (x3, _) = polygon
-    return _solve_t(frame, x0, x1, x2, x3)
+    return solve_t(frame, x0, x1, x2, x3)
 
 
 def point_at(polygon: Polygon, u: float) -> Point:

@@ -103,7 +103,7 @@ def auto_clamped_handles(xs: Sequence[float], ys: Sequence[float]) -> list[Bezie
     return keys
 
 
-def _correct_bezpart(x0, x1, x2, x3):
+def correct_bezpart(x0, x1, x2, x3):
     """Blender's BKE_fcurve_correct_bezpart: shorten handles that would make x(t) fold back."""
     h1 = x0 - x1
     h2 = x3 - x2
@@ -116,7 +116,7 @@ def _correct_bezpart(x0, x1, x2, x3):
     return x0 - fac1 * h1, x3 - fac2 * h2, fac1, fac2
 
 
-def _solve_t(x: float, x0: float, x1: float, x2: float, x3: float) -> float:
+def solve_t(x: float, x0: float, x1: float, x2: float, x3: float) -> float:
     """The parameter t in [0, 1] where the segment's x(t) = x (x(t) is monotonic here)."""
     lo, hi = 0.0, 1.0
     t = (x - x0) / (x3 - x0) if x3 != x0 else 0.0
@@ -141,12 +141,12 @@ def _segment_value(a: BezierKey, b: BezierKey, x: float) -> float:
     x3, y3 = b.co
     x1, y1 = a.right
     x2, y2 = b.left
-    cx1, cx2, f1, f2 = _correct_bezpart(x0, x1, x2, x3)
+    cx1, cx2, f1, f2 = correct_bezpart(x0, x1, x2, x3)
     if f1 != 1.0:
         y1 = y0 - f1 * (y0 - y1)
     if f2 != 1.0:
         y2 = y3 - f2 * (y3 - y2)
-    t = _solve_t(x, x0, cx1, cx2, x3)
+    t = solve_t(x, x0, cx1, cx2, x3)
     mt = 1.0 - t
     return mt * mt * mt * y0 + 3 * mt * mt * t * y1 + 3 * mt * t * t * y2 + t * t * t * y3
 
