@@ -94,8 +94,12 @@ def test_fine_tuning_starts_from_a_checkpoint(tiny_checkpoint, livelink_dir, tmp
     cfg = load_config(CONFIG, {"data": {"kind": "livelink", "root": str(livelink_dir)},
                                "train": {"max_steps": 1, "init": str(tiny_checkpoint), "lr": 1e-9, "warmup_steps": 1}})
     out = train(cfg, tmp_path / "tune", quiet=True)
-    tuned, _ = load_checkpoint(out)
-    base, _ = load_checkpoint(tiny_checkpoint)
+    tuned, tuned_config = load_checkpoint(out)
+    base, base_config = load_checkpoint(tiny_checkpoint)
+    # The checkpoint says where it came from, with the base model's own training record.
+    assert tuned_config["training"]["fine_tuned_from"] == {"checkpoint": str(tiny_checkpoint),
+                                                           "training": base_config["training"]}
+    assert "weight_closure" in tuned_config["training"]["loss_weights"]
     diffs = [(a - b).abs().max().item() for a, b in zip(tuned.state_dict().values(), base.state_dict().values())]
     assert max(diffs) < 1e-3  # one step at a tiny learning rate: still the base model
 

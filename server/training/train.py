@@ -156,7 +156,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
         bar.close()
     summary = {"data": kind, "source": str(data["corpus"] if kind == "corpus" else data["root"]),
                "split": data["split"], "hours": round(stream.seconds / 3600, 3),
-               "renderings": stream.items}
+               "renderings": stream.items, **_provenance(cfg)}
     if not quiet and rank == 0:
         print(f"training data: {stream.seconds / 3600:.2f} h in {stream.items} renderings", flush=True)
     ab = alpha_bar()
@@ -243,4 +243,16 @@ def export_state(run_dir, cfg: dict, out=None) -> Path:
     out = Path(out) if out else run_dir / f"model-step{state['step']}"
     return save_checkpoint(out, model, name=cfg["name"], fps=float(cfg["fps"]), defaults=cfg["defaults"],
                            training={"steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
-                                     "partial": True})
+                                     "partial": True, **_provenance(cfg)})
+
+
+def _provenance(cfg: dict) -> dict:
+    """What a checkpoint records of how it was trained beyond its data: the loss weights, and
+    for a fine-tune the checkpoint it started from with that one's own training record."""
+    tc = cfg["train"]
+    out = {"loss_weights": {k: tc[k] for k in sorted(tc) if k.startswith("weight_")}, "lr": tc["lr"]}
+    if tc.get("init"):
+        base = Path(tc["init"]) / "config.json"
+        base_training = json.loads(base.read_text()).get("training", {}) if base.is_file() else {}
+        out["fine_tuned_from"] = {"checkpoint": str(tc["init"]), "training": base_training}
+    return out
