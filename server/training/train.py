@@ -175,7 +175,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     bar = None if quiet else tqdm(total=int(tc["max_steps"]), initial=step, desc="training", unit="step",
                                   disable=rank != 0)
     log = open(run_dir / "log.jsonl", "a") if rank == 0 else None
-    running = None
+    running = _resumed_loss(state, run_dir) if state_file.is_file() else None
     model.train()
     try:
         while step < tc["max_steps"]:
@@ -206,7 +206,8 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
                                       "minutes": round((elapsed_before + time.time() - started) / 60, 2)}) + "\n")
                 log.flush()
             if rank == 0 and time.time() - last_save > tc["checkpoint_minutes"] * 60:
-                _save_state(state_file, model, ema, opt, step, elapsed_before + time.time() - started, generator)
+                _save_state(state_file, model, ema, opt, step, elapsed_before + time.time() - started, generator,
+                            running)
                 last_save = time.time()
     finally:
         if old_handler is not None:
@@ -218,7 +219,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     total_elapsed = elapsed_before + time.time() - started
     out = run_dir / "model"
     if rank == 0:
-        _save_state(state_file, model, ema, opt, step, total_elapsed, generator)
+        _save_state(state_file, model, ema, opt, step, total_elapsed, generator, running)
         summary.update({"steps": step, "minutes": round(total_elapsed / 60, 1), "world_size": world,
                         "final_loss": running})
         save_checkpoint(out, ema, name=cfg["name"], fps=float(cfg["fps"]), defaults=cfg["defaults"],
@@ -226,10 +227,19 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     return out
 
 
-def _save_state(path, model, ema, opt, step, elapsed, generator):
+def _resumed_loss(state: dict, run_dir: Path) -> float | None:
+    """The running loss a resumed run left at (older states lack it: the log's last entry)."""
+    if state.get("running") is not None:
+        return state["running"]
+    log = run_dir / "log.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return json.loads(lines[-1]).get("loss") if lines else None
+
+
+def _save_state(path, model, ema, opt, step, elapsed, generator, running=None):
     tmp = Path(str(path) + ".tmp")
     torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
-                "elapsed": elapsed, "generator": generator.get_state()}, tmp)
+                "elapsed": elapsed, "generator": generator.get_state(), "running": running}, tmp)
     os.replace(tmp, path)
 
 
