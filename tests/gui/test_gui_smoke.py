@@ -98,3 +98,61 @@ def test_click_generate_in_the_sidebar_writes_shape_key_curves(work, sidecar, in
         assert -1e-3 <= curve["min"] and curve["max"] <= 1 + 1e-3, (channel, curve)
     # Speech opens the jaw: a curve that stayed flat would mean the audio never reached the model.
     assert curves["jawOpen"]["max"] - curves["jawOpen"]["min"] > 0.05, curves["jawOpen"]
+
+
+# The keys and handles of every shape-key F-curve of the active object, exactly.
+ANIMATION_SNAPSHOT = """
+compat = addon_module("blender.compat")
+obj = bpy.context.active_object
+key = obj.data.shape_keys
+anim = key.animation_data
+curves = {}
+if anim is not None and anim.action is not None:
+    for fc in compat.fcurves_of(anim.action, key):
+        curves[fc.data_path] = [[list(kp.co), list(kp.handle_left), list(kp.handle_right), kp.handle_left_type,
+                                 kp.handle_right_type, kp.interpolation, kp.type] for kp in fc.keyframe_points]
+result = {"action": anim.action.name if anim and anim.action else None, "curves": curves}
+"""
+
+KEY_EXISTING_ANIMATION = """
+obj = bpy.context.active_object
+blocks = obj.data.shape_keys.key_blocks
+for frame, jaw, smile in ((20, 0.1, 0.0), (45, 0.7, 0.4), (70, 0.2, 0.1)):
+    blocks["jawOpen"].value, blocks["mouthSmileLeft"].value = jaw, smile
+    blocks["jawOpen"].keyframe_insert("value", frame=frame)
+    blocks["mouthSmileLeft"].keyframe_insert("value", frame=frame)
+result = True
+"""
+
+
+def test_esc_cancels_generate_and_leaves_the_animation_as_it_was(work, sidecar, installed, tmp_path):
+    wav = work / "speech.wav"
+    harness.speech_wav(harness.host_path(wav))
+    with harness.GuiSession(work, sidecar_url=sidecar.url, sidecar_token=sidecar.token) as gui:
+        harness.setup_scene(gui, wav, SOUND_START_FRAME)
+        gui.call("result = open_sidebar_tab('Mouthpiece')")
+        gui.call(KEY_EXISTING_ANIMATION)
+        before = gui.call(ANIMATION_SNAPSHOT)
+        assert len(before["curves"]) == 2
+        # Many sampler steps keep the tiny model's job running long enough to press Esc during it.
+        gui.call("bpy.context.scene.mouthpiece.steps = 200")
+        button = gui.call("result = find_operator_button('mouthpiece.generate')")
+        gui.click(button["x"], button["y"])
+        started = time.monotonic()
+        while not harness.shape_key_state(gui)["running"]:
+            assert time.monotonic() < started + CLICK_GUARD_S, "clicking Generate started no job"
+            time.sleep(0.2)
+        # Hold on to the job to read how it ended (the panel forgets it then).
+        gui.call("import builtins\nbuiltins.mouthpiece_job = addon_module('blender.generate.data').ACTIVE.job\n"
+                 "result = builtins.mouthpiece_job is not None")
+        # Esc goes to the window the modal operator runs in, with the mouse over the viewport.
+        gui.xdotool("mousemove", 400, 400, "sleep", "0.2", "key", "Escape")
+        while harness.shape_key_state(gui)["running"]:
+            assert time.monotonic() < started + JOB_GUARD_S, "Esc did not end the job"
+            time.sleep(0.2)
+        gui.screenshot(tmp_path / "after_esc.png")
+        after = gui.call(ANIMATION_SNAPSHOT)
+        ended = gui.call("import builtins\njob = builtins.mouthpiece_job\n"
+                         "result = {'cancelled': job.cancelled, 'error': job.error}")
+    assert ended == {"cancelled": True, "error": None}   # it was Esc, not a failure
+    assert after == before                               # not one key or handle changed
