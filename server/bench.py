@@ -29,6 +29,21 @@ def _audio_of_length(seconds: float):
     return Audio(samples=np.tile(piece, reps)[: int(seconds * 16000)])
 
 
+def _helper_peak_mb() -> float:
+    """Peak memory of the speech-recognition helper process (server/speech/helper.py), if any."""
+    from server.speech import recognise
+
+    helper = recognise._HELPER
+    try:
+        status = Path(f"/proc/{helper.pid}/status").read_text() if helper is not None else ""
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_case(checkpoint, seconds: float, samples: int, threads: int) -> dict:
     import resource
 
@@ -51,7 +66,7 @@ def run_case(checkpoint, seconds: float, samples: int, threads: int) -> dict:
     return {"seconds_audio": seconds, "samples": samples, "steps": result.steps, "guidance": result.guidance,
             "compute_s": round(elapsed, 2), "compute_per_audio_s": round(elapsed / seconds, 4),
             "recognition_s": round(recognition, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + _helper_peak_mb(), 1),
             "model": engine.info()["model"], "threads": threads}
 
 
@@ -79,7 +94,8 @@ def main(argv=None) -> int:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     r0 = rows[0]
     print(f"model {r0['model']}, {r0['steps']} steps, guidance {r0['guidance']:g}, CPU threads {args.threads}")
-    print("| audio | takes | compute (s) | of which speech recognition (s) | s per s of audio | peak memory (MB) |")
+    print("| audio | takes | compute (s) | of which speech recognition (s) | s per s of audio "
+          "| peak memory, sidecar + recognition helper (MB) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['seconds_audio']:g} s | {r['samples']} | {r['compute_s']} | {r['recognition_s']} | "

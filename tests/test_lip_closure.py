@@ -204,3 +204,19 @@ def test_long_audio_is_recognised_in_segments_with_the_right_times(sentence):
     # recognition itself varies a little with the words before it).
     last = [n for n, (ts, _) in zip(near, true) if ts > (repeats - 1) * period]
     assert np.mean(last) >= 0.4
+
+
+def test_recognition_runs_in_a_helper_process_that_is_restarted_if_it_dies(sentence):
+    # pocketsphinx holds the GIL for a whole decode: in the sidecar's own process it would stall
+    # the HTTP loop, so decoding happens in a helper process.
+    from server.speech import recognise as recognition
+
+    audio, _ = sentence
+    first = recognise(audio.samples)
+    helper = recognition._HELPER
+    assert helper is not None and helper.poll() is None
+    helper.kill()
+    helper.wait()
+    again = recognise(audio.samples)
+    assert recognition._HELPER is not None and recognition._HELPER.pid != helper.pid
+    assert again.phones == first.phones

@@ -14,12 +14,25 @@ be right: a misrecognised word still marks its bilabials roughly where the speak
 
 Long audio is decoded in segments of at most MAX_SEGMENT_S, cut at the quietest moment of
 each segment's second half, so memory stays flat and a bad stretch stays local.
+
+pocketsphinx holds Python's GIL for a whole decode (measured: the main thread stalled 6.4 s
+while a 19 s segment decoded in a worker thread), which would freeze the sidecar's HTTP loop:
+no progress, no cancel, keep-alive connections reset. So segments are decoded in one helper
+process (server/speech/helper.py, started on first use and kept), and this process only waits
+for it. Feeding pocketsphinx
+small chunks instead would release the GIL but changes the words (its cepstral mean is then
+estimated live from the first chunks), far for the worse on short clips.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +44,8 @@ _ENERGY_WINDOW_S = 0.2       # smoothing of the energy used to pick cut points
 
 _RECOGNISER = None
 _RECOGNISER_LOCK = threading.Lock()
+_HELPER: subprocess.Popen | None = None   # the process that decodes (see the module's docstring)
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -102,6 +117,48 @@ def recognise_segment(samples: np.ndarray) -> tuple[list[str], list[tuple[str, f
     return words, spans
 
 
+def _start_helper() -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.Popen([sys.executable, "-m", "server.speech.helper"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, cwd=_ROOT, env=env)
+
+
+def _stop_helper() -> None:
+    global _HELPER
+    if _HELPER is not None:
+        _HELPER.stdin.close()                # end of input ends it
+        try:
+            _HELPER.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _HELPER.kill()
+        _HELPER = None
+
+
+atexit.register(_stop_helper)
+
+
+def _decode_in_helper(samples: np.ndarray):
+    """recognise_segment in the helper process; in this one if the helper cannot run."""
+    from server.speech.helper import read_message, write_message
+
+    global _HELPER
+    for _attempt in range(2):                # a helper that died (killed, out of memory) is restarted once
+        try:
+            if _HELPER is None or _HELPER.poll() is not None:
+                _HELPER = _start_helper()
+            write_message(_HELPER.stdin, np.ascontiguousarray(samples, dtype=np.float32))
+            answer = read_message(_HELPER.stdout)
+        except (OSError, ValueError):
+            answer = None
+        if answer is not None:
+            status, value = answer
+            if status == "ok":
+                return value
+            raise RuntimeError(f"speech recognition failed: {value}")
+        _stop_helper()
+    return recognise_segment(samples)
+
+
 def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | None = None) -> Recognition:
     """Words and timed phones of 16 kHz mono ``samples``; SIL where nothing was recognised.
 
@@ -121,7 +178,7 @@ def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | N
                 raise GenerationCancelled("generation cancelled")
             piece = samples[a:b]
             if (b - a) / SAMPLE_RATE >= MIN_SEGMENT_S and np.max(np.abs(piece)) > 0:
-                found, phones = recognise_segment(piece)
+                found, phones = _decode_in_helper(piece)
                 words += found
                 offset = a / SAMPLE_RATE
                 spans += [(p, s + offset, e + offset) for p, s, e in phones]
