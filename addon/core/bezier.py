@@ -18,27 +18,13 @@ import math
 import struct
 from dataclasses import dataclass
 
-from .keyreduce import BezierKey, correct_bezpart, solve_t
+from .keyreduce import BezierKey, blender_polygon, solve_t  # noqa: F401 - blender_polygon is part of this API
 
 Point = tuple[float, float]
 Polygon = tuple[Point, Point, Point, Point]
 
 # Handle types Blender recomputes from the neighbouring keys on every update.
 RECOMPUTED_HANDLE_TYPES = frozenset({"AUTO", "AUTO_CLAMPED", "VECTOR"})
-
-
-def blender_polygon(a: BezierKey, b: BezierKey) -> Polygon:
-    """The control polygon Blender evaluates between keys ``a`` and ``b`` (a before b)."""
-    x0, y0 = a.co
-    x3, y3 = b.co
-    x1, y1 = a.right
-    x2, y2 = b.left
-    cx1, cx2, f1, f2 = correct_bezpart(x0, x1, x2, x3)
-    if f1 != 1.0:
-        y1 = y0 - f1 * (y0 - y1)
-    if f2 != 1.0:
-        y2 = y3 - f2 * (y3 - y2)
-    return (x0, y0), (cx1, y1), (cx2, y2), (x3, y3)
 
 
 def parameter_at(polygon: Polygon, frame: float) -> float:

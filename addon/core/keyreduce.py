@@ -136,7 +136,8 @@ def solve_t(x: float, x0: float, x1: float, x2: float, x3: float) -> float:
     return t
 
 
-def _segment_value(a: BezierKey, b: BezierKey, x: float) -> float:
+def blender_polygon(a: BezierKey, b: BezierKey):
+    """The control polygon Blender evaluates between keys ``a`` and ``b`` (a before b)."""
     x0, y0 = a.co
     x3, y3 = b.co
     x1, y1 = a.right
@@ -146,7 +147,12 @@ def _segment_value(a: BezierKey, b: BezierKey, x: float) -> float:
         y1 = y0 - f1 * (y0 - y1)
     if f2 != 1.0:
         y2 = y3 - f2 * (y3 - y2)
-    t = solve_t(x, x0, cx1, cx2, x3)
+    return (x0, y0), (cx1, y1), (cx2, y2), (x3, y3)
+
+
+def _segment_value(a: BezierKey, b: BezierKey, x: float) -> float:
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = blender_polygon(a, b)
+    t = solve_t(x, x0, x1, x2, x3)
     mt = 1.0 - t
     return mt * mt * mt * y0 + 3 * mt * mt * t * y1 + 3 * mt * t * t * y2 + t * t * t * y3
 

@@ -60,9 +60,12 @@ def closure_envelope(phones, num_frames: int, fps: float) -> np.ndarray:
         after = phones[k + 1][2] - end if k + 1 < len(phones) else RAMP_OUT_S / RAMP_SHARE
         r_in = max(min(RAMP_IN_S, RAMP_SHARE * before), _FINE_S)
         r_out = max(min(RAMP_OUT_S, RAMP_SHARE * after), _FINE_S)
-        rise = np.clip((times - (start - r_in)) / r_in, 0.0, 1.0)
-        fall = np.clip(((end + r_out) - times) / r_out, 0.0, 1.0)
-        env = np.maximum(env, 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall)))
+        # Only the grid points the closure and its ramps reach: long audio has thousands of p/b/m.
+        lo, hi = np.searchsorted(times, [start - r_in, end + r_out])
+        t = times[lo:hi]
+        rise = np.clip((t - (start - r_in)) / r_in, 0.0, 1.0)
+        fall = np.clip(((end + r_out) - t) / r_out, 0.0, 1.0)
+        env[lo:hi] = np.maximum(env[lo:hi], 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall)))
     frame_of = np.clip(np.floor(times * fps + 0.5).astype(int), 0, num_frames - 1)
     out = np.zeros(num_frames)
     np.maximum.at(out, frame_of, env)
