@@ -38,6 +38,20 @@ def _parse_range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"--range {text!r}: expected START:END, e.g. 30:90") from None
 
 
+def _parse_channels(text: str) -> tuple[str, ...]:
+    """Channel names (any spelling) and group names (jaw_mouth, eyes, brows, cheeks_nose, tongue)."""
+    from addon.core import arkit
+
+    chosen: list[str] = []
+    for word in filter(None, (w.strip() for w in text.split(","))):
+        names = arkit.GROUPS.get(word) or ((arkit.canonical_name(word),) if arkit.canonical_name(word) else None)
+        if names is None:
+            raise SystemExit(f"mouthpiece generate: --channels: {word!r} is neither an ARKit channel nor a group "
+                             f"({', '.join(arkit.GROUPS)})")
+        chosen += [n for n in names if n not in chosen]
+    return tuple(chosen)
+
+
 def _read_keys(path):
     from server.engine import Key
     from server.errors import InputError
@@ -74,12 +88,16 @@ def cmd_generate(args) -> int:
         take = read_any(args.edit, fps=args.fps)
         existing = np.asarray(take.frames, np.float32)
         regenerate = args.range
+    channels = _parse_channels(args.channels) if args.channels else None
+    if channels is not None and regenerate is None:
+        raise SystemExit("mouthpiece generate: --channels needs --edit PREV.csv --range START:END (the other "
+                         "channels keep PREV's curves)")
     keys = _read_keys(args.keyframes) if args.keyframes else []
     engine = Engine.from_checkpoint(args.checkpoint, device=args.device)
     show = _progress_printer(not args.quiet and audio.duration > 0)
     request = GenerationRequest(audio=audio, fps=args.fps, samples=args.samples, seed=args.seed, steps=args.steps,
                                 guidance=args.guidance, lip_closure=args.lip_closure, keys=keys, existing=existing,
-                                regenerate=regenerate)
+                                regenerate=regenerate, regenerate_channels=channels, offset=args.offset)
     result = engine.generate(request, progress=show, cancel=threading.Event())
     out = args.output
     stem, ext = os.path.splitext(out)
@@ -160,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keyframes", help='JSON list of {"frame", "channel", "value"} to meet exactly')
     g.add_argument("--edit", help="previous take (CSV) to edit")
     g.add_argument("--range", type=_parse_range, help="START:END frames of --edit to regenerate (inclusive)")
+    g.add_argument("--channels", help="with --edit/--range: regenerate only these channels or groups "
+                                      "(e.g. jaw_mouth,tongue or jawOpen,mouthClose); the rest keep --edit's curves")
+    g.add_argument("--offset", type=float, default=0.0, metavar="FRAMES",
+                   help="lead the mouth by FRAMES (negative: lag); animators often lead by 1-2")
     g.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     g.add_argument("-q", "--quiet", action="store_true")

@@ -13,6 +13,7 @@ gives exactly the whole-sequence result with memory linear in length.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import math
 import os
@@ -33,7 +34,7 @@ from server.diffusion.guidance import guided_x0
 from server.diffusion.harmonize import harmonize
 from server.errors import GenerationCancelled, InputError
 from server.speech.recognise import Recognition, recognise
-from server.timebase import num_frames, resample_curves
+from server.timebase import MAX_OFFSET_SECONDS, num_frames, resample_curves
 
 MAX_SAMPLES = 32
 MAX_STEPS = 500
@@ -64,6 +65,12 @@ class GenerationRequest:
     keys: list[Key] = field(default_factory=list)
     existing: np.ndarray | None = None  # (T, 52) at fps: the take being edited
     regenerate: tuple[int, int] | None = None  # inclusive frames of `existing` to regenerate
+    # The channels regenerated inside `regenerate` (canonical names; None: all 52). The others keep
+    # `existing` on every frame and the model takes them as given (per-channel inpainting).
+    regenerate_channels: tuple[str, ...] | None = None
+    # Frames (at fps) by which the mouth leads the audio (negative: lags). Pins and kept frames stay
+    # where they are; the audio the model hears is shifted instead.
+    offset: float = 0.0
 
 
 @dataclass
@@ -105,6 +112,25 @@ def _threads_for(frames: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def shift_audio(audio: Audio, lead_s: float) -> Audio:
+    """``audio`` moved ``lead_s`` seconds earlier (later when negative), padded with silence, same length."""
+    n = int(round(abs(lead_s) * audio.sample_rate))
+    if n == 0:
+        return audio
+    samples = np.zeros_like(audio.samples)
+    if n < len(samples):
+        if lead_s > 0:
+            samples[:-n] = audio.samples[n:]
+        else:
+            samples[n:] = audio.samples[:-n]
+    return dataclasses.replace(audio, samples=samples)
+
+
+def shift_phones(phones, lead_s: float):
+    """Phone spans moved ``lead_s`` seconds earlier, as ``shift_audio`` moves the sound."""
+    return [(p, a - lead_s, b - lead_s) for p, a, b in phones] if lead_s else phones
 
 
 class Engine:
@@ -160,6 +186,15 @@ class Engine:
                 raise InputError(f"{where}.frame: {key.frame} is outside the audio's frames 0-{t_out - 1} at {req.fps:g} fps")
             if not isinstance(key.value, (int, float)) or not math.isfinite(key.value) or not 0.0 <= key.value <= 1.0:
                 raise InputError(f"{where}.value: {key.value!r} must be a number in [0, 1]")
+        if not isinstance(req.offset, (int, float)) or not math.isfinite(req.offset) \
+                or abs(req.offset) > MAX_OFFSET_SECONDS * req.fps:
+            raise InputError(f"offset: {req.offset!r} frames is not within +-{MAX_OFFSET_SECONDS:g} s "
+                             f"({MAX_OFFSET_SECONDS * req.fps:g} frames at {req.fps:g} fps)")
+        for i, name in enumerate(req.regenerate_channels or ()):
+            if name not in arkit.INDEX:
+                raise InputError(f"regenerate.channels[{i}]: {name!r} is not a canonical ARKit channel name")
+        if req.regenerate_channels is not None and req.regenerate is None:
+            raise InputError("regenerate.channels: give the range to regenerate with it")
         if req.regenerate is not None and req.existing is None:
             raise InputError("regenerate: a range to regenerate needs the existing curves ('existing')")
         if req.existing is not None:
@@ -177,6 +212,20 @@ class Engine:
                 raise InputError(f"regenerate: range {start}:{end} must satisfy 0 <= start <= end <= {t_out - 1}")
         return t_out, steps, guidance, lip_closure
 
+    @staticmethod
+    def _regenerated_columns(req: GenerationRequest) -> np.ndarray:
+        if req.regenerate_channels is None:
+            return np.arange(arkit.NUM_CHANNELS)
+        return np.array(sorted(arkit.INDEX[c] for c in req.regenerate_channels), dtype=int)
+
+    @staticmethod
+    def _pinned_at_output(req: GenerationRequest, t_out: int) -> np.ndarray:
+        """(T, 52) bool: the frames the request's keys pin (not the kept frames of an edit)."""
+        pinned = np.zeros((t_out, arkit.NUM_CHANNELS), bool)
+        for key in req.keys:
+            pinned[key.frame, arkit.INDEX[arkit.canonical_name(str(key.channel))]] = True
+        return pinned
+
     def _known_at_output(self, req: GenerationRequest, t_out: int):
         known = np.zeros((t_out, arkit.NUM_CHANNELS), np.float32)
         mask = np.zeros((t_out, arkit.NUM_CHANNELS), bool)
@@ -184,7 +233,7 @@ class Engine:
             start, end = req.regenerate
             known[:] = np.clip(np.asarray(req.existing, np.float32), 0, 1)
             mask[:] = True
-            mask[start:end + 1] = False
+            mask[start:end + 1, self._regenerated_columns(req)] = False
         for key in req.keys:
             c = arkit.INDEX[arkit.canonical_name(str(key.channel))]
             known[key.frame, c] = key.value
@@ -201,7 +250,8 @@ class Engine:
             times = np.arange(t_model) / self.fps
             # A model frame is kept if it lies outside the regenerated span (by half an output frame).
             outside = (times < (start - 0.5) / req.fps) | (times > (end + 0.5) / req.fps)
-            mask[outside] = 1.0
+            mask[:] = 1.0
+            mask[np.ix_(~outside, self._regenerated_columns(req))] = 0.0
         for key in req.keys:
             c = arkit.INDEX[arkit.canonical_name(str(key.channel))]
             f = min(t_model - 1, int(round(key.frame / req.fps * self.fps)))
@@ -265,7 +315,12 @@ class Engine:
                 envelope = torch.from_numpy(closure_envelope(found.phones, t_model, self.fps)).float().to(self.device)
                 sampling_from = 0.3
             progress(sampling_from, "encoding audio")
-            audio = self.encode_audio(req.audio, t_model)
+            lead_s = req.offset / req.fps
+            if lead_s:
+                # The mouth leads by lead_s: the face at time t does what the speech does at t + lead_s.
+                envelope = torch.from_numpy(
+                    closure_envelope(shift_phones(phones, lead_s), t_model, self.fps)).float().to(self.device)
+            audio = self.encode_audio(shift_audio(req.audio, lead_s), t_model)
             known_out, mask_out = self._known_at_output(req, t_out)
             known_m, mask_m = self._known_at_model_rate(req, known_out, mask_out, t_model)
             n = int(req.samples)
@@ -295,13 +350,14 @@ class Engine:
             if phones and abs(req.fps - self.fps) > 1e-9:
                 # A closure one model frame long can fall between two frames at another rate
                 # (30 -> 24 fps): close the lips again on the output frames that overlap a p/b/m.
-                out_envelope = torch.from_numpy(closure_envelope(phones, t_out, req.fps)).float()
+                out_envelope = torch.from_numpy(closure_envelope(shift_phones(phones, lead_s), t_out, req.fps)).float()
                 free_out = torch.from_numpy(~mask_out.T.copy()).float()[None].expand(n, -1, -1)
                 closed = close_lips(to_model_space(torch.from_numpy(curves).transpose(1, 2)), out_envelope,
                                     free_out, lip_closure)
                 curves = from_model_space(closed).clamp(0, 1).transpose(1, 2).numpy()
             width = SEAM_SECONDS * req.fps
-            takes = np.stack([harmonize(c, known_out, mask_out, width) for c in curves])
+            pinned = self._pinned_at_output(req, t_out)
+            takes = np.stack([harmonize(c, known_out, mask_out, width, pinned) for c in curves])
             progress(1.0, "done")
         return GenerationResult(takes=takes, seeds=seeds, fps=float(req.fps), steps=steps, guidance=guidance,
                                 seconds=time.perf_counter() - started, lip_closure=lip_closure,

@@ -161,6 +161,10 @@ def test_job_request_shape():
     assert body["lip_closure"] is None                      # the sidecar's default
     assert client.build_job_request(b"x", 24.0, lip_closure=0.25)["lip_closure"] == 0.25
     assert client.build_job_request(b"x", 24.0, lip_closure=3)["lip_closure"] == 1.0
+    assert body["offset"] == 0.0 and "channels" not in body["regenerate"]
+    some = client.build_job_request(b"x", 24.0, existing={"jawOpen": [0.1]}, regenerate=(0, 0),
+                                    regenerate_channels=["jawOpen"], offset=-2)
+    assert some["regenerate"] == {"start": 0, "end": 0, "channels": ["jawOpen"]} and some["offset"] == -2.0
 
 
 def test_parse_result():

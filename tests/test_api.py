@@ -143,6 +143,18 @@ def test_regenerate_keeps_the_existing_curves_outside_the_range(client, one_seco
     assert np.abs(take[11:19] - existing[11:19]).max() > 0.01  # the range was generated anew
 
 
+def test_regenerate_only_some_channels_and_offset(client, one_second):
+    rng = np.random.default_rng(1)
+    existing = rng.uniform(0.1, 0.9, size=(30, 52))
+    body = {"channels": list(arkit.CHANNELS), "frames": existing.tolist()}
+    _, result = run_job(client, audio=one_second, seed=3, steps=3, existing=body, offset=1.5,
+                        regenerate={"start": 0, "end": 29, "channels": ["JawOpen", "mouth_close"]})
+    take = np.array(result["takes"][0]["frames"])
+    others = [i for i in range(52) if arkit.CHANNELS[i] not in ("jawOpen", "mouthClose")]
+    np.testing.assert_allclose(take[:, others], existing[:, others], atol=1e-6)
+    assert np.abs(take[:, arkit.INDEX["jawOpen"]] - existing[:, arkit.INDEX["jawOpen"]]).max() > 0.01
+
+
 def test_other_frame_rates(client, one_second):
     created, result = run_job(client, audio=one_second, fps=24, steps=2,
                               keys=[{"frame": 23, "channel": "jawOpen", "value": 0.5}])
@@ -240,6 +252,14 @@ BAD_BODIES = {
     "key without value": ({"keys": [{"frame": 1, "channel": "jawOpen"}]}, "keys[0].value"),
     "regenerate without existing": ({"regenerate": {"start": 1, "end": 2}}, "regenerate"),
     "existing without regenerate": ({"existing": _existing()}, "existing"),
+    "regenerate unknown channel": ({"existing": _existing(), "regenerate": {"start": 1, "end": 2,
+                                                                            "channels": ["jawOpen", "chin"]}},
+                                   "regenerate.channels[1]"),
+    "regenerate channel twice": ({"existing": _existing(), "regenerate": {"start": 1, "end": 2,
+                                                                          "channels": ["jawOpen", "JawOpen"]}},
+                                 "regenerate.channels[1]"),
+    "offset over a second": ({"offset": 31}, "offset"),
+    "offset not a number": ({"offset": "early"}, "offset"),
     "regenerate reversed": ({"existing": _existing(), "regenerate": {"start": 5, "end": 4}}, "regenerate"),
     "regenerate past the end": ({"existing": _existing(), "regenerate": {"start": 5, "end": 30}}, "regenerate.end"),
     "existing too few rows": ({"existing": _existing(rows=29), "regenerate": {"start": 1, "end": 2}},

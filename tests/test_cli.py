@@ -43,6 +43,25 @@ def test_generate_samples_keys_and_edit(tiny_checkpoint, speech_wav, tmp_path):
     assert "lip closures placed from the recognised words: " in p.stderr
 
 
+def test_channels_and_offset(tiny_checkpoint, speech_wav, tmp_path):
+    from addon.core.arkit import GROUPS, INDEX
+
+    base = tmp_path / "base.csv"
+    run("generate", speech_wav, "-o", base, "--checkpoint", tiny_checkpoint, "--seed", "3", "--lip-closure", "0")
+    mouth = tmp_path / "mouth.csv"
+    run("generate", speech_wav, "-o", mouth, "--checkpoint", tiny_checkpoint, "--edit", base, "--range", "0:60",
+        "--channels", "jaw_mouth,tongue", "--seed", "4", "--lip-closure", "0")
+    a, b = np.array(read_csv(base).frames), np.array(read_csv(mouth).frames)
+    upper = [INDEX[c] for c in GROUPS["eyes"] + GROUPS["brows"] + GROUPS["cheeks_nose"]]
+    assert np.abs(a[:, upper] - b[:, upper]).max() <= 1e-6
+    assert np.abs(a[:61, INDEX["jawOpen"]] - b[:61, INDEX["jawOpen"]]).max() > 1e-3
+    lead = tmp_path / "lead.csv"
+    run("generate", speech_wav, "-o", lead, "--checkpoint", tiny_checkpoint, "--seed", "3", "--lip-closure", "0",
+        "--offset", "2")
+    c = np.array(read_csv(lead).frames)
+    assert np.abs(c - a).max() > 1e-3
+
+
 def test_lip_closure_off_skips_recognition(tiny_checkpoint, speech_wav, tmp_path):
     p = run("generate", speech_wav, "-o", tmp_path / "plain.csv", "--checkpoint", tiny_checkpoint, "--lip-closure", "0")
     assert "lip closure 0)" in p.stderr and "recognised words" not in p.stderr
@@ -59,6 +78,8 @@ def test_no_installed_model_says_how_to_train(speech_wav, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--range", "3:9"], "--edit and --range go together"),
+    (["--channels", "jaw_mouth"], "--channels needs --edit"),
+    (["--offset", "40"], "offset: 40"),
     (["--keyframes", "/nonexistent.json"], "does not exist"),
     (["--lip-closure", "1.5"], "lip_closure: 1.5 is outside 0-1"),
 ])

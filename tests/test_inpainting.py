@@ -108,3 +108,67 @@ def test_bad_existing_curves(engine, audio):
     bad[3, 3] = np.inf
     with pytest.raises(InputError, match="NaN or infinite"):
         engine.generate(GenerationRequest(audio=audio, existing=bad, regenerate=(1, 5)))
+
+
+def test_kept_channels_keep_existing_on_every_frame(engine, audio):
+    """Per-channel inpainting: regenerate the mouth under kept upper-face animation."""
+    from addon.core.arkit import GROUPS, UPPER_FACE_CHANNELS
+
+    prev = engine.generate(GenerationRequest(audio=audio, seed=3)).takes[0]
+    T = prev.shape[0]
+    mouth = GROUPS["jaw_mouth"]
+    r = engine.generate(GenerationRequest(audio=audio, seed=8, existing=prev, regenerate=(0, T - 1),
+                                          regenerate_channels=mouth)).takes[0]
+    kept = [INDEX[c] for c in UPPER_FACE_CHANNELS + GROUPS["tongue"]]
+    assert np.array_equal(r[:, kept], prev[:, kept])
+    regenerated = [INDEX[c] for c in mouth]
+    assert np.abs(r[:, regenerated] - prev[:, regenerated]).max() > 1e-3
+
+
+def test_kept_channels_inside_a_range(engine, audio):
+    prev = engine.generate(GenerationRequest(audio=audio, seed=3)).takes[0]
+    r = engine.generate(GenerationRequest(audio=audio, seed=8, existing=prev, regenerate=(20, 60),
+                                          regenerate_channels=("jawOpen", "mouthClose"))).takes[0]
+    others = [i for i in range(prev.shape[1]) if i not in (INDEX["jawOpen"], INDEX["mouthClose"])]
+    assert np.array_equal(r[:, others], prev[:, others])
+    assert np.array_equal(r[:20], prev[:20]) and np.array_equal(r[61:], prev[61:])
+    assert np.abs(r[20:61, INDEX["jawOpen"]] - prev[20:61, INDEX["jawOpen"]]).max() > 1e-3
+
+
+def _best_lag(a, b, max_lag):
+    """The shift s (frames) that best lines up a[t] with b[t + s]."""
+    def corr(s):
+        x, y = (a[:len(a) - s], b[s:]) if s >= 0 else (a[-s:], b[:len(b) + s])
+        return np.corrcoef(x, y)[0, 1]
+    return max(range(-max_lag, max_lag + 1), key=corr)
+
+
+def test_offset_leads_the_mouth(engine, audio):
+    """offset=+4 frames: the mouth does 4 frames earlier what it does without the offset."""
+    base = engine.generate(GenerationRequest(audio=audio, seed=5, lip_closure=0)).takes[0]
+    lead = engine.generate(GenerationRequest(audio=audio, seed=5, lip_closure=0, offset=4)).takes[0]
+    lag = engine.generate(GenerationRequest(audio=audio, seed=5, lip_closure=0, offset=-4)).takes[0]
+    c = INDEX["jawOpen"]
+    assert _best_lag(lead[:, c], base[:, c], 8) == 4
+    assert _best_lag(lag[:, c], base[:, c], 8) == -4
+    with pytest.raises(InputError, match="offset"):
+        engine.generate(GenerationRequest(audio=audio, offset=31))  # more than 1 s at 30 fps
+
+
+def test_harmonize_meets_a_pinned_extreme_without_overshoot():
+    """A steep rise into a pin that ends a known run is not carried past it (In-between's first pin)."""
+    T = 40
+    known = np.zeros((T, 1))
+    known[:20, 0] = 0.1
+    known[20, 0] = 0.8  # the pin: an extreme
+    mask = np.zeros((T, 1), bool)
+    mask[:21] = True
+    model = np.full((T, 1), 0.3)
+    pinned = np.zeros((T, 1), bool)
+    pinned[20] = True
+    carried = harmonize(model, known, mask, width=6)  # without knowing it is a pin: carries 0.7/frame
+    assert carried[21:24, 0].max() > 0.8
+    out = harmonize(model, known, mask, width=6, pinned=pinned)
+    assert out[20, 0] == pytest.approx(0.8)
+    assert out[21:, 0].max() <= 0.8 + 1e-6
+    assert np.all(np.diff(out[20:30, 0]) <= 1e-9)  # leaves the extreme downhill, no bounce

@@ -257,11 +257,15 @@ def build_job_request(
     keys: Sequence[tuple[int, str, float]] = (),
     existing: Mapping[str, Sequence[float]] | None = None,
     regenerate: tuple[int, int] | None = None,
+    regenerate_channels: Sequence[str] | None = None,
+    offset: float = 0.0,
 ) -> dict:
     """The POST /v1/jobs body. Frames are 0-based at ``fps``; frame 0 is audio time 0.
 
     ``existing`` maps channel -> one value per frame; channels it lacks are sent as zeros
     (the API wants all 52 columns, and only the mapped ones are ever written back).
+    ``regenerate_channels``: the channels regenerated in ``regenerate`` (None: all); the others
+    keep ``existing`` on every frame. ``offset``: frames by which the mouth leads the audio.
     """
     body: dict = {
         "audio": base64.b64encode(audio).decode("ascii"),
@@ -276,6 +280,7 @@ def build_job_request(
         ],
         "existing": None,
         "regenerate": None,
+        "offset": float(offset),
     }
     if existing is not None:
         lengths = {len(v) for v in existing.values()}
@@ -293,6 +298,8 @@ def build_job_request(
     if regenerate is not None:
         start, end = regenerate
         body["regenerate"] = {"start": int(start), "end": int(end)}
+        if regenerate_channels is not None:
+            body["regenerate"]["channels"] = list(regenerate_channels)
     return body
 
 

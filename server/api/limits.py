@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.timebase import MAX_OFFSET_SECONDS  # noqa: F401  (the API's bound too)
+
 MAX_BODY_BYTES = 64 * 1024 * 1024  # base64 audio is 4/3 of the file: about 48 MiB of audio file
 MAX_AUDIO_SECONDS = 10 * 60.0
 MIN_FPS, MAX_FPS = 1.0, 120.0
@@ -15,6 +17,7 @@ MAX_SEED = 2**31 - 1  # fits every client's integer type (JavaScript, C int)
 # existing curves: one row per frame of the longest audio at the highest frame rate
 MAX_EXISTING_ROWS = int(MAX_AUDIO_SECONDS * MAX_FPS) + 1
 MAX_CHANNEL_NAME = 128
+MAX_OFFSET_FRAMES = MAX_OFFSET_SECONDS * MAX_FPS  # the schema's bound; prepare checks it at the request's fps
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,10 @@ class ExistingIn(_Strict):
 class RangeIn(_Strict):
     start: int = Field(ge=0, description="first frame to regenerate")
     end: int = Field(ge=0, description="last frame to regenerate (inclusive); end >= start")
+    channels: list[str] | None = Field(
+        default=None, max_length=64,
+        description="the ARKit channels regenerated in the range (any spelling); the others keep `existing` "
+                    "on every frame and the model takes them as given; null: all 52")
 
 
 class JobRequest(_Strict):
@@ -48,6 +52,9 @@ class JobRequest(_Strict):
     lip_closure: float | None = Field(default=None, ge=0.0, le=1.0,
                                       description="lip-closure guidance at the p/b/m found by speech recognition, "
                                                   "0-1 (0: off); null: the model's default (1)")
+    offset: float = Field(default=0.0, ge=-limits.MAX_OFFSET_FRAMES, le=limits.MAX_OFFSET_FRAMES,
+                          description="frames by which the mouth leads the audio (negative: lags); animators "
+                                      "often lead by 1-2; at most 1 s of frames at `fps`")
     keys: list[KeyIn] = Field(default_factory=list, max_length=limits.MAX_KEYS,
                               description="pins: each take passes through every key")
     existing: ExistingIn | None = Field(default=None, description="the current curves, needed with `regenerate`")

@@ -43,6 +43,8 @@ class PreparedJob:
     existing: np.ndarray | None  # (frames, 52) float32 in CHANNELS order
     regenerate: tuple[int, int] | None
     frames: int
+    regenerate_channels: tuple[str, ...] | None = None
+    offset: float = 0.0
 
     @property
     def audio_seconds(self) -> float:
@@ -55,7 +57,8 @@ class PreparedJob:
             audio=self.audio, fps=self.fps, samples=self.samples, seed=self.seed,
             steps=self.steps, guidance=self.guidance, lip_closure=self.lip_closure,
             keys=[Key(frame, channel, value) for frame, channel, value in self.keys],
-            existing=self.existing, regenerate=self.regenerate)
+            existing=self.existing, regenerate=self.regenerate, regenerate_channels=self.regenerate_channels,
+            offset=self.offset)
 
 
 def decode_audio(text: str, max_seconds: float) -> Audio:
@@ -128,7 +131,10 @@ def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_
     if request.existing is not None:
         existing = _existing_curves(request, frames, audio.duration)
 
-    regenerate = None
+    if abs(request.offset) > limits.MAX_OFFSET_SECONDS * fps:
+        raise FieldError("offset", f"{request.offset:g} frames is more than {limits.MAX_OFFSET_SECONDS:g} s at "
+                                   f"{fps:g} fps; lead or lag by at most {limits.MAX_OFFSET_SECONDS * fps:g} frames")
+    regenerate = regenerate_channels = None
     if request.regenerate is not None:
         if existing is None:
             raise FieldError("regenerate", "needs `existing`: the curves whose other frames are kept")
@@ -138,6 +144,8 @@ def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_
                                            "so a one-frame range has end == start")
         _frame_in_audio(end, frames, "regenerate.end", fps, audio.duration)
         regenerate = (start, end)
+        if request.regenerate.channels is not None:
+            regenerate_channels = _channel_subset(request.regenerate.channels, "regenerate.channels")
     elif existing is not None:
         raise FieldError("existing", "send `regenerate` too (the frames to replace); "
                                      "without it the existing curves would have no effect")
@@ -145,7 +153,18 @@ def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_
     return PreparedJob(audio=audio, fps=fps, samples=request.samples,
                        seed=request.seed if request.seed is not None else seed,
                        steps=request.steps, guidance=request.guidance, lip_closure=request.lip_closure, keys=keys,
-                       existing=existing, regenerate=regenerate, frames=frames)
+                       existing=existing, regenerate=regenerate, frames=frames,
+                       regenerate_channels=regenerate_channels, offset=float(request.offset))
+
+
+def _channel_subset(names: list[str], field: str) -> tuple[str, ...]:
+    channels: dict[str, int] = {}
+    for i, name in enumerate(names):
+        channel = _channel(name, f"{field}[{i}]")
+        if channel in channels:
+            raise FieldError(f"{field}[{i}]", f"{name!r} names {channel} again (already {field}[{channels[channel]}])")
+        channels[channel] = i
+    return tuple(channels)
 
 
 def _existing_curves(request: JobRequest, frames: int, duration: float) -> np.ndarray:

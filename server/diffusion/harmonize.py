@@ -7,6 +7,12 @@ frames and faded out over ``width`` frames with cubic Hermite weights, matching 
 where two or more known frames are adjacent (the kept side of a regenerated range), slope
 too. Known frames end up exactly equal to their values; the generated frames near them
 continue the known curve's value and velocity and fade into the model's own motion.
+
+Where the known run ends in a pin (an animator's key rather than kept animation), the slope
+carried past it is the monotone (Fritsch-Carlson) blend of the known slope and the model's own
+slope there: zero when they disagree in sign, so a pinned extreme is met with a flat tangent and
+never overshot (the steep rise into a key is not continued past it), as Blender's auto-clamped
+handles treat a key that is an extreme.
 """
 
 from __future__ import annotations
@@ -36,8 +42,16 @@ def _nearest_known(mask: np.ndarray):
     return left, right
 
 
-def harmonize(curves: np.ndarray, known: np.ndarray, mask: np.ndarray, width: float) -> np.ndarray:
-    """curves, known: (T, C); mask: (T, C) bool. Returns curves with known values met exactly."""
+def monotone_slope(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Fritsch-Carlson: the harmonic mean of two slopes of one sign, else 0."""
+    same = a * b > 0
+    return np.where(same, 2.0 * a * b / np.where(same, a + b, 1.0), 0.0)
+
+
+def harmonize(curves: np.ndarray, known: np.ndarray, mask: np.ndarray, width: float,
+              pinned: np.ndarray | None = None) -> np.ndarray:
+    """curves, known: (T, C); mask: (T, C) bool; pinned: (T, C) bool, the known frames that are
+    pins (default: none). Returns curves with known values met exactly."""
     out = curves.astype(np.float64).copy()
     T, C = curves.shape
     if not mask.any():
@@ -59,6 +73,20 @@ def harmonize(curves: np.ndarray, known: np.ndarray, mask: np.ndarray, width: fl
         both_next = m & np.roll(m, -1)
         both_next[-1] = False
         slope_right[both_next] = ((np.roll(k, -1) - k) - (np.roll(y, -1) - y))[both_next]
+        if pinned is not None:
+            # A run ending (starting) in a pin: carry the monotone slope, relative to the model's
+            # own slope on the free side.
+            pin = pinned[:, c].astype(bool)
+            free_after = np.zeros(T, bool)
+            free_after[:-1] = ~m[1:]
+            free_before = np.zeros(T, bool)
+            free_before[1:] = ~m[:-1]
+            model_after = np.roll(y, -1) - y   # y[e+1] - y[e]
+            model_before = y - np.roll(y, 1)   # y[s] - y[s-1]
+            end = both_prev & pin & free_after
+            slope_left[end] = (monotone_slope(k - np.roll(k, 1), model_after) - model_after)[end]
+            start = both_next & pin & free_before
+            slope_right[start] = (monotone_slope(np.roll(k, -1) - k, model_before) - model_before)[start]
 
         left, right = _nearest_known(m)
         has_l, has_r = left >= 0, right >= 0
