@@ -172,3 +172,17 @@ def test_harmonize_meets_a_pinned_extreme_without_overshoot():
     assert out[20, 0] == pytest.approx(0.8)
     assert out[21:, 0].max() <= 0.8 + 1e-6
     assert np.all(np.diff(out[20:30, 0]) <= 1e-9)  # leaves the extreme downhill, no bounce
+
+
+def test_harmonize_keeps_an_isolated_pinned_peak_the_peak():
+    """The model peaks a frame after a pinned jaw-open pose: the pose stays the peak."""
+    T = 40
+    t = np.arange(T, dtype=float)
+    model = (0.85 * np.exp(-((t - 21) / 3.0) ** 2))[:, None]
+    known = np.zeros((T, 1))
+    known[20, 0] = 0.8
+    mask = known > 0
+    out = harmonize(model, known, mask, width=6, pinned=mask)
+    assert out[20, 0] == pytest.approx(0.8)
+    assert out[14:27, 0].max() <= 0.8 + 1e-6
+    assert harmonize(model, known, mask, width=6)[21, 0] > 0.8  # without the rule it overshoots

@@ -24,6 +24,7 @@ classes = (
     generate_operator.MOUTHPIECE_OT_inbetween,
     generate_operator.MOUTHPIECE_OT_regenerate_range,
     generate_operator.MOUTHPIECE_OT_pin_pose,
+    generate_operator.MOUTHPIECE_OT_keys_to_pins,
     generate_operator.MOUTHPIECE_OT_cancel,
     takes_operator.MOUTHPIECE_OT_variations,
     takes_operator.MOUTHPIECE_OT_preview_take,

@@ -391,3 +391,13 @@ def copy_range(source, target, start: float, end: float) -> None:
     target.update()
     _join_holds(target, holds)
     target.update()
+
+
+def hold_value(fcurve, value: float, edges: list[float]) -> None:
+    """Key an empty F-curve flat at ``value`` on each of ``edges`` (the half frames just outside a
+    range): the curve outside then stays at the value the property had without animation, which
+    is what the sidecar was given there. The keys are edge keys like those of a held range."""
+    keys = [_line_key(edge, value, 0.0, 1.0 / 3.0) for edge in edges]
+    _append_keys(fcurve, [k.co[0] for k in keys], [k.co[1] for k in keys], handle_type="FREE",
+                 lefts=[k.left for k in keys], rights=[k.right for k in keys])
+    fcurve.update()

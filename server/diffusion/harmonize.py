@@ -12,7 +12,10 @@ Where the known run ends in a pin (an animator's key rather than kept animation)
 carried past it is the monotone (Fritsch-Carlson) blend of the known slope and the model's own
 slope there: zero when they disagree in sign, so a pinned extreme is met with a flat tangent and
 never overshot (the steep rise into a key is not continued past it), as Blender's auto-clamped
-handles treat a key that is an extreme.
+handles treat a key that is an extreme. Likewise a pin that the joined curve rises to and falls
+away from within the seam width (a peak; or a trough) stays the extreme there: the generated
+frames around it are held at most (least) at the pinned value, so the model's own peak a frame
+beside the pin does not overshoot the pose the animator set.
 """
 
 from __future__ import annotations
@@ -102,4 +105,20 @@ def harmonize(curves: np.ndarray, known: np.ndarray, mask: np.ndarray, width: fl
         free = ~m
         out[free, c] = np.clip(out[free, c] + corr[free] / norm[free], 0.0, 1.0)
         out[m, c] = known[m, c]
+        if pinned is not None:
+            _keep_pinned_extremes(out[:, c], np.flatnonzero(pinned[:, c]), free, int(np.ceil(width)))
     return out.astype(np.float32)
+
+
+def _keep_pinned_extremes(curve: np.ndarray, pins: np.ndarray, free: np.ndarray, reach: int) -> None:
+    """In place: no free frame within ``reach`` of a pinned peak (trough) goes above (below) it."""
+    T = len(curve)
+    for p in pins:
+        v = curve[p]
+        lo, hi = max(0, p - reach), min(T - 1, p + reach)
+        window = slice(lo, hi + 1)
+        near = free[window]
+        if v >= curve[lo] and v >= curve[hi]:
+            curve[window] = np.where(near, np.minimum(curve[window], v), curve[window])
+        elif v <= curve[lo] and v <= curve[hi]:
+            curve[window] = np.where(near, np.maximum(curve[window], v), curve[window])

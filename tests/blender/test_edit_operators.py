@@ -5,7 +5,7 @@ without a kink)."""
 import bpy
 import pytest
 
-from addon.core import arkit
+from addon.core import arkit, jobplan
 from tests.blender.helpers import fcurve, key_state
 from tests.blender.test_curve_writing import assert_edges_join_smoothly, assert_keys_outside_kept, outside_frames
 
@@ -46,7 +46,9 @@ def test_inbetween_fills_between_pins_and_meets_each(speech_scene):
         for frame, pose in poses.items():
             assert fc.evaluate(frame) == pytest.approx(pose.get(channel, 0.0), abs=1e-6)
         generated = [kp.co[0] for kp in fc.keyframe_points if kp.type == "GENERATED"]
-        assert generated and min(generated) > 15 and max(generated) < 50  # only between the pins
+        settle = jobplan.INBETWEEN_SETTLE_S * 24
+        # Between the pins and a settle span around them (test_animator_decisions checks the rest).
+        assert generated and min(generated) >= 15 - settle - 0.5 and max(generated) <= 50 + settle + 0.5
     # In-between needs two posed frames.
     for fc in [fcurve(obj, c) for c in arkit.CHANNELS]:
         fc.keyframe_points.clear()

@@ -15,23 +15,23 @@ from dataclasses import dataclass, field
 
 import bpy
 
-from ...core import client, resample
+from ...core import arkit, client, jobplan, resample
 from ...core.client import JobCancelled, SidecarError
+from ...core.jobplan import PlanError
 from ...core.mixdown import MixdownError
-from .. import audio, curves, prefs
+from .. import audio, curves, generated, prefs
 from ..rig import data as rig
 from ..sidecar.data import SIDECAR
-
-
-class PlanError(ValueError):
-    """The scene is not ready for this job; the message says what to do."""
 
 
 @dataclass
 class JobPlan:
     kind: str                    # generate | inbetween | regenerate_range | variations
     object_name: str
-    mapping: dict[str, str]      # ARKit channel -> shape key
+    mapping: dict[str, str]      # ARKit channel -> shape key (every mapped channel)
+    written: dict[str, str]      # the channels this job writes (not locked, muted or switched off)
+    kept: dict[str, str]         # ARKit channel -> why it is kept
+    touched: dict[str, list[float]]  # channel -> frames of Generated keys the animator moved (pins now)
     store_mapping: bool          # the mapping was automatic: store it on success
     fps: float
     context: tuple[int, int]     # scene frames of the audio (inclusive)
@@ -49,6 +49,17 @@ class JobPlan:
         """Decode and mix the sound, then the POST body (no bpy: runs on the worker thread)."""
         wav = audio.mix(self.sounds, self.fps, *self.context)
         return client.build_job_request(wav, self.fps, **self.parameters)
+
+    def report(self) -> str:
+        """What the job kept of the animator's, for the operator's report ('' when nothing)."""
+        parts = [jobplan.summarize_kept(self.kept)]
+        moved = [(c, f) for c, frames in self.touched.items() for f in frames]
+        if moved:
+            shown = ", ".join(f"{c} {f:g}" for c, f in moved[:3]) + (" ..." if len(moved) > 3 else "")
+            parts.append(f"{len(moved)} Generated keys you moved or reshaped were kept as pins ({shown})"
+                         if self.keep_pins else
+                         f"{len(moved)} Generated keys you moved were replaced (Keep Keys as Pins is off)")
+        return "; ".join(p for p in parts if p)
 
 
 def scene_range(scene) -> tuple[int, int]:
@@ -84,15 +95,50 @@ def regenerate_span(scene, key, mapping) -> tuple[int, int]:
     return span
 
 
-def _pins(key, mapping, start, end, context_start) -> list[tuple[int, str, float]]:
-    keys = []
+def channel_flags(key, mapping) -> tuple[list[str], list[str]]:
+    """(locked, muted) ARKit channels: the animator's curves Mouthpiece must never write."""
+    locked, muted = [], []
     for channel, shape_key in mapping.items():
-        for pin in curves.pins_in_range(curves.find_fcurve(key, shape_key), start, end):
-            keys.append((int(round(pin.frame)) - context_start, channel, pin.value))
+        fc = curves.find_fcurve(key, shape_key)
+        if fc is None:
+            continue
+        group = fc.group
+        if fc.lock or (group is not None and group.lock):
+            locked.append(channel)
+        elif fc.mute or (group is not None and getattr(group, "mute", False)):
+            muted.append(channel)
+    return locked, muted
+
+
+def groups_off(settings) -> list[str]:
+    return [group for group in arkit.GROUPS if not getattr(settings, f"use_{group}")]
+
+
+def _pins(key, channels, start, end, touched) -> list[tuple[float, str, float]]:
+    """(scene frame, channel, value) of the animator's keys, and of touched Generated keys, in [start, end]."""
+    keys = []
+    for channel, shape_key in channels.items():
+        fc = curves.find_fcurve(key, shape_key)
+        for pin in curves.pins_in_range(fc, start, end):
+            keys.append((pin.frame, channel, pin.value))
+        keys += [(s.frame, channel, s.value) for s in touched.get(channel, ()) if start - 0.5 < s.frame < end + 0.5]
     return keys
 
 
+def _existing(key, mapping, muted, start, end) -> dict[str, list[float]]:
+    """Each mapped channel's current values over [start, end]; a muted curve's are the slider's
+    (what the face shows while it is muted)."""
+    out = {}
+    for channel, shape_key in mapping.items():
+        if channel in muted:
+            out[channel] = [key.key_blocks[shape_key].value] * (end - start + 1)
+        else:
+            out[channel] = curves.sample(key, shape_key, start, end)
+    return out
+
+
 def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
+    """The job for ``kind`` from the scene; changes nothing. See addon.core.jobplan for the rule."""
     scene = context.scene
     settings = scene.mouthpiece
     obj = context.active_object
@@ -104,25 +150,29 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
     if obj.mouthpiece.previewing >= 0:
         raise PlanError("A take is being previewed: apply it or switch back to Original (Takes panel) first")
     fps = resample.scene_fps(scene.render.fps, scene.render.fps_base)
+    bounds = (scene.frame_start, scene.frame_end)
+    locked, muted = channel_flags(key, mapping)
+    split = jobplan.split_channels(mapping, locked=locked, muted=muted, groups_off=groups_off(settings))
+    written = {c: mapping[c] for c in split.written}
+    action = generated.action_of(key)
+    touched = {}
+    for channel, shape_key in written.items():
+        states = generated.touched(action, key, shape_key, curves.find_fcurve(key, shape_key))
+        if states:
+            touched[channel] = states
     keep_pins = settings.use_pins
-    if kind in ("generate", "variations"):
-        context_range = scene_range(scene)
-        write = context_range
+    if kind == "regenerate_range":
+        write = regenerate_span(scene, key, mapping)
+    elif kind == "inbetween":
+        keep_pins = True  # in-betweening is defined by the pins
+        span = scene_range(scene)
+        write = jobplan.inbetween_range((f for f, _, _ in _pins(key, written, *span, touched)), span, fps)
     else:
-        context_range = (scene.frame_start, scene.frame_end) if kind == "regenerate_range" else scene_range(scene)
-        if kind == "regenerate_range":
-            write = regenerate_span(scene, key, mapping)
-        else:
-            keep_pins = True  # in-betweening is defined by the pins
-            pin_frames = sorted({f for f, _, _ in _pins(key, mapping, *context_range, 0)})
-            if len(pin_frames) < 2:
-                raise PlanError("In-between needs keys on at least two frames of mapped channels: "
-                                "pose the face and press Pin Pose at two or more frames")
-            write = (pin_frames[0], pin_frames[-1])
-        write = (max(write[0], context_range[0]), min(write[1], context_range[1]))
-        if write[1] < write[0]:
-            raise PlanError(f"The frames to regenerate lie outside the frame range "
-                            f"{context_range[0]}-{context_range[1]}")
+        write = scene_range(scene)
+    write = jobplan.clip(write, bounds)
+    if write is None:
+        raise PlanError(f"The frames to write lie outside the scene's frame range {bounds[0]}-{bounds[1]}")
+    context_range = jobplan.context_range(write, bounds, fps)
     start, end = context_range
     if end - start < 1:
         raise PlanError(f"The frame range {start}-{end} is too short")
@@ -131,19 +181,18 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
                               only=settings.audio_strip if settings.audio_source == "STRIP" else "")
     except MixdownError as exc:
         raise PlanError(str(exc)) from None
-    pins = _pins(key, mapping, *write, start) if keep_pins else []
-    existing = None
-    regenerate = None
-    if kind in ("inbetween", "regenerate_range"):
-        existing = {c: curves.sample(key, k, start, end) for c, k in mapping.items()}
-        regenerate = (write[0] - start, write[1] - start)
+    pins = [(int(round(f)) - start, c, v) for f, c, v in _pins(key, written, *write, touched)] if keep_pins else []
+    ranges = jobplan.request_ranges(context_range, write, split)
+    existing = _existing(key, mapping, muted, start, end) if ranges.needs_existing else None
     seed = random.randrange(0, 2**31 - 1) if settings.use_random_seed else settings.seed
     steps = settings.steps or prefs.pref("default_steps", context) or None
     guidance = settings.guidance or prefs.pref("default_guidance", context) or None
     parameters = dict(samples=samples, seed=seed, steps=steps, guidance=guidance, lip_closure=settings.lip_closure,
-                      keys=pins, existing=existing, regenerate=regenerate)
-    return JobPlan(kind=kind, object_name=obj.name, mapping=mapping, store_mapping=automatic, fps=fps,
-                   context=context_range, write=write, keep_pins=keep_pins,
+                      keys=pins, existing=existing, regenerate=ranges.regenerate,
+                      regenerate_channels=ranges.regenerate_channels, offset=settings.offset)
+    return JobPlan(kind=kind, object_name=obj.name, mapping=mapping, written=written, kept=split.kept,
+                   touched={c: [s.frame for s in states] for c, states in touched.items()},
+                   store_mapping=automatic, fps=fps, context=context_range, write=write, keep_pins=keep_pins,
                    tolerance=settings.tolerance if settings.key_mode == "REDUCED" else None,
                    sounds=sounds, parameters=parameters)
 
@@ -204,7 +253,7 @@ def take_values(plan: JobPlan, take: client.Take, result_fps: float) -> dict[str
     count = resample.frame_count(start, end)
     lo, hi = plan.write[0] - start, plan.write[1] - start
     out = {}
-    for channel in plan.mapping:
+    for channel in plan.written:
         values = take.curves.get(channel)
         if values is None:
             raise SidecarError(f"the sidecar's result lacks the channel {channel}")
@@ -229,10 +278,23 @@ def target_key(plan: JobPlan):
 
 
 def write_take(plan: JobPlan, key, values: dict[str, list[float]], action=None) -> int:
-    """Write one take's curves over the write range; returns the number of keys written."""
+    """Write one take's curves over the write range of the written channels; returns the number of
+    keys written. Generated keys the animator touched become pins first (with Keep Keys as Pins),
+    and each curve's key record is renewed (addon.blender.generated)."""
     written = 0
-    for channel, shape_key in plan.mapping.items():
+    reach = (plan.write[0] - 0.5, plan.write[1] + 0.5)
+    extends = plan.context[0] < plan.write[0], plan.context[1] > plan.write[1]
+    for channel, shape_key in plan.written.items():
         fcurve = curves.ensure_fcurve(key, shape_key, action)
+        target = action if action is not None else generated.action_of(key)
+        if plan.keep_pins and channel in plan.touched:
+            generated.make_pins(fcurve, plan.touched[channel])
+        if not len(fcurve.keyframe_points):
+            # The sidecar kept the slider's value outside the range: keep it there as keys too.
+            curves.hold_value(fcurve, key.key_blocks[shape_key].value,
+                              [edge for edge, beyond in zip(reach, extends) if beyond])
+        record = generated.CurveWrite(target, key, shape_key, fcurve, *reach)
         written += curves.write_range(fcurve, plan.write[0], values[channel], plan.tolerance, plan.keep_pins,
                                       context=plan.context)
+        record.commit()
     return written

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import bpy
 
+from ...core import arkit
 from .. import curves, prefs
 from ..rig import data as rig
 from ..sidecar.operator import redraw_panels
 from . import data
-from .job import Job, PlanError, plan_job, take_values, target_key, write_take
+from .job import Job, PlanError, channel_flags, groups_off, plan_job, take_values, target_key, write_take
 
 
 # UNDO without REGISTER: one undo step, and no redo panel, whose redo would run the whole job
@@ -74,8 +75,9 @@ class JobOperator:
         if plan.store_mapping:
             rig.store_mapping(obj, plan.mapping)
         written = write_take(plan, key, values)
-        return (f"Mouthpiece: {plan.label} wrote {written} keys on {len(plan.mapping)} channels, "
-                f"frames {plan.write[0]}-{plan.write[1]} (seed {job.takes[0].seed})")
+        kept = plan.report()
+        return (f"Mouthpiece: {plan.label} wrote {written} keys on {len(plan.written)} channels, "
+                f"frames {plan.write[0]}-{plan.write[1]} (seed {job.takes[0].seed})" + (f"; {kept}" if kept else ""))
 
     def execute(self, context):
         job = self._start(context)
@@ -138,31 +140,78 @@ class MOUTHPIECE_OT_regenerate_range(JobOperator, bpy.types.Operator):
     kind = "regenerate_range"
 
 
+def _pinnable(context, operator):
+    """(key, channel -> shape key) that Pin Pose and Keys to Pins may key: mapped, in a switched-on
+    group, not locked; None after reporting what to do."""
+    obj = context.active_object
+    try:
+        key = rig.shape_key_data(obj)
+        mapping, automatic = rig.usable_mapping(obj, key)
+    except rig.RigError as exc:
+        operator.report({"ERROR"}, str(exc))
+        return None, None
+    if automatic:
+        rig.store_mapping(obj, mapping)
+    locked, _ = channel_flags(key, mapping)
+    off = set(groups_off(context.scene.mouthpiece))
+    return key, {c: k for c, k in mapping.items() if c not in locked and arkit.group_of(c) not in off}
+
+
 class MOUTHPIECE_OT_pin_pose(bpy.types.Operator):
-    """Key the current value of every mapped shape key at the current frame: a pose the next generation must meet"""
+    """Key the current value of the mapped shape keys at the current frame: a pose the next generation must meet"""
 
     bl_idname = "mouthpiece.pin_pose"
     bl_label = "Pin Pose"
     bl_options = {"REGISTER", "UNDO"}
 
+    selected_only: bpy.props.BoolProperty(
+        name="Selected Channels Only", default=False,
+        description="Pin only the channels whose F-curves are selected in the Graph Editor or Dope Sheet")
+
     def execute(self, context):
-        obj = context.active_object
-        try:
-            key = rig.shape_key_data(obj)
-            mapping, automatic = rig.usable_mapping(obj, key)
-        except rig.RigError as exc:
-            self.report({"ERROR"}, str(exc))
+        key, channels = _pinnable(context, self)
+        if key is None:
             return {"CANCELLED"}
-        if automatic:
-            rig.store_mapping(obj, mapping)
+        if self.selected_only:
+            channels = {c: k for c, k in channels.items()
+                        if (fc := curves.find_fcurve(key, k)) is not None and fc.select}
+            if not channels:
+                self.report({"ERROR"}, "No mapped channel is selected: select the shape-key channels to pin in the "
+                                       "Graph Editor or Dope Sheet (or use Pin Pose for every channel)")
+                return {"CANCELLED"}
         frame = context.scene.frame_current
-        for shape_key in mapping.values():
+        for shape_key in channels.values():
             value = key.key_blocks[shape_key].value
             fcurve = curves.ensure_fcurve(key, shape_key)
             point = fcurve.keyframe_points.insert(frame, value, keyframe_type="KEYFRAME")
             # insert() over an existing (generated) key replaces only its value: make it a pin.
             point.type = "KEYFRAME"
-        self.report({"INFO"}, f"Pinned {len(mapping)} channels at frame {frame}")
+        self.report({"INFO"}, f"Pinned {len(channels)} channels at frame {frame}")
+        return {"FINISHED"}
+
+
+class MOUTHPIECE_OT_keys_to_pins(bpy.types.Operator):
+    """Make the selected keys on mapped channels pins: the animator's own keys, which every generation meets and keeps"""
+
+    bl_idname = "mouthpiece.keys_to_pins"
+    bl_label = "Keys to Pins"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        key, channels = _pinnable(context, self)
+        if key is None:
+            return {"CANCELLED"}
+        count = 0
+        for shape_key in channels.values():
+            fcurve = curves.find_fcurve(key, shape_key)
+            for kp in fcurve.keyframe_points if fcurve is not None else ():
+                if kp.select_control_point and kp.type == curves.GENERATED:
+                    kp.type = "KEYFRAME"
+                    count += 1
+        if not count:
+            self.report({"ERROR"}, "Select Generated keys on mapped channels first (Graph Editor or Dope Sheet)")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{count} keys are pins now")
         return {"FINISHED"}
 
 

@@ -2,7 +2,16 @@
 
 import bpy
 
+from ...core.jobplan import GROUP_LABELS
 from ...core.keyreduce import DEFAULT_TOLERANCE
+
+
+def _group_toggle(group: str):
+    label = GROUP_LABELS[group]
+    return bpy.props.BoolProperty(
+        name=label, default=True,
+        description=f"Generate the {label.lower()} channels; switched off, they keep their animation and the "
+                    "model fits the rest of the face to them")
 
 
 class MouthpieceSceneSettings(bpy.types.PropertyGroup):
@@ -42,3 +51,13 @@ class MouthpieceSceneSettings(bpy.types.PropertyGroup):
     takes: bpy.props.IntProperty(name="Takes", default=0, min=0, max=16,
                                  description="How many takes Variations makes; 0: the add-on preference")
     show_options: bpy.props.BoolProperty(name="Options", default=False)
+    # Channel groups an operation writes (addon.core.arkit.GROUPS); job.groups_off reads them by name.
+    use_jaw_mouth: _group_toggle("jaw_mouth")
+    use_eyes: _group_toggle("eyes")
+    use_brows: _group_toggle("brows")
+    use_cheeks_nose: _group_toggle("cheeks_nose")
+    use_tongue: _group_toggle("tongue")
+    offset: bpy.props.FloatProperty(
+        name="Mouth Lead", default=0.0, min=-24.0, max=24.0, soft_min=-4.0, soft_max=4.0, step=100, precision=1,
+        description="Frames by which the mouth leads the sound (negative: lags). Animators often lead by 1-2 "
+                    "frames so the shape reads as the sound is heard")

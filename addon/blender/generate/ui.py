@@ -2,6 +2,7 @@
 
 import bpy
 
+from ...core import arkit
 from .. import compat, ui_text
 from . import data
 from .job import scene_range
@@ -37,7 +38,15 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.operator("mouthpiece.pin_pose", icon="PINNED")
         row.operator("mouthpiece.inbetween", icon="IPO_BEZIER")
+        row = col.row(align=True)
+        row.operator("mouthpiece.pin_pose", text="Pin Selected", icon="RESTRICT_SELECT_OFF").selected_only = True
+        row.operator("mouthpiece.keys_to_pins", icon="KEYFRAME_HLT")
         col.operator("mouthpiece.regenerate_range", icon="FILE_REFRESH")
+        col.separator()
+        col.label(text="Channels:")
+        grid = col.grid_flow(row_major=True, columns=3, even_columns=True, align=True)
+        for group in arkit.GROUPS:
+            grid.prop(settings, f"use_{group}", toggle=True)
 
         layout.use_property_split = True
         layout.use_property_decorate = False
@@ -53,6 +62,7 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
         elif not any(s.type == "SOUND" for s in compat.sequencer_strips(scene)):
             ui_text.label(col, context, "Add a sound strip in the Video Sequencer", icon="ERROR")
         col.prop(settings, "use_pins")
+        col.prop(settings, "offset")
         col.prop(settings, "key_mode", expand=True)
         sub = col.column()
         sub.active = settings.key_mode == "REDUCED"

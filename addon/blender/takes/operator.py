@@ -4,7 +4,7 @@ range into the original animation, and the rest are deleted."""
 
 import bpy
 
-from .. import compat, curves, prefs
+from .. import compat, curves, generated, prefs
 from ..generate.job import take_values, target_key, write_take
 from ..generate.operator import JOB_OPTIONS, JobOperator
 from ..rig import data as rig
@@ -66,12 +66,14 @@ class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
             item.name = f"Take {number}"
             item.seed = take.seed
             item.action = action
+            item.shape_keys = "\n".join(plan.written.values())
         settings.takes_original = original
         settings.takes_start, settings.takes_end = plan.write
         settings.takes_index = 0
         _preview(obj, key, 0)
+        kept = plan.report()
         return (f"Mouthpiece: {len(job.takes)} takes of frames {plan.write[0]}-{plan.write[1]}; "
-                "previewing take 1")
+                "previewing take 1" + (f"; {kept}" if kept else ""))
 
 
 def _preview(obj, key, index: int) -> None:
@@ -156,6 +158,7 @@ class MOUTHPIECE_OT_apply_take(_OnTake, bpy.types.Operator):
         take = settings.takes[index]
         chosen, original = take.action, settings.takes_original
         name, seed = take.name, take.seed
+        shape_keys = [k for k in take.shape_keys.split("\n") if k] or [b.name for b in key.key_blocks]
         start, end = settings.takes_start, settings.takes_end
         if original is None:
             # No animation before the takes: the chosen take's Action becomes the animation.
@@ -170,12 +173,14 @@ class MOUTHPIECE_OT_apply_take(_OnTake, bpy.types.Operator):
         else:
             compat.assign_action(key, original)
             settings.previewing = -1
-            for block in key.key_blocks:
-                source = _fcurve_in(chosen, key, block.name)
-                if source is None:
+            for shape_key in shape_keys:
+                source = _fcurve_in(chosen, key, shape_key)
+                if source is None or shape_key not in key.key_blocks:
                     continue
-                target = curves.ensure_fcurve(key, block.name, original)
+                target = curves.ensure_fcurve(key, shape_key, original)
+                record = generated.CurveWrite(original, key, shape_key, target, start - 0.5, end + 0.5)
                 curves.copy_range(source, target, start, end)
+                record.commit()
             discard_takes(obj, key)
         self.report({"INFO"}, f"Applied {name} (seed {seed}) to frames {start}-{end}")
         return {"FINISHED"}

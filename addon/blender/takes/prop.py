@@ -6,3 +6,6 @@ class MouthpieceTake(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", description="The seed that reproduces this take")
     action: bpy.props.PointerProperty(type=bpy.types.Action, name="Action",
                                       description="The animation with this take in the range")
+    # The shape keys the take wrote, one per line: Apply copies only these (locked, muted and
+    # switched-off channels were kept, and stay untouched).
+    shape_keys: bpy.props.StringProperty(name="Shape Keys")
