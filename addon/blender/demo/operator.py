@@ -32,6 +32,7 @@ def build_demo_head(collection, name: str = "Mouthpiece Demo Head") -> bpy.types
     for channel, positions in head.all_shapes(verts, parts).items():
         block = obj.shape_key_add(name=channel, from_mix=False)
         block.data.foreach_set("co", [c for p in positions for c in p])
+        block.value = 0.0  # a neutral face at rest (Blender 5.0 creates shape keys at value 1)
     mesh.shape_keys.name = f"{name} Keys"
     return obj
 
