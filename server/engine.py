@@ -114,6 +114,24 @@ def _threads_for(frames: int):
         torch.set_num_threads(before)
 
 
+def _bridge(curves: np.ndarray, start: int, end: int, columns: np.ndarray) -> np.ndarray:
+    """``curves`` with rows start..end of ``columns`` replaced by the straight line between the
+    kept rows either side. Resampling to the model's rate interpolates across the range's edges;
+    bridged, the kept frames there depend only on kept values, never on the curve being replaced
+    (so the same kept animation gives the same request, whatever the range held before)."""
+    out = curves.copy()
+    T = len(curves)
+    before = curves[start - 1, columns] if start > 0 else None
+    after = curves[end + 1, columns] if end + 1 < T else None
+    if before is None and after is None:
+        return out
+    before = after if before is None else before
+    after = before if after is None else after
+    u = (np.arange(start, end + 1) - (start - 1)) / (end + 2 - start)
+    out[start:end + 1, columns] = before[None] + u[:, None] * (after - before)[None]
+    return out
+
+
 def shift_audio(audio: Audio, lead_s: float) -> Audio:
     """``audio`` moved ``lead_s`` seconds earlier (later when negative), padded with silence, same length."""
     n = int(round(abs(lead_s) * audio.sample_rate))
@@ -246,7 +264,8 @@ class Engine:
         mask = np.zeros((t_model, arkit.NUM_CHANNELS), np.float32)
         if req.existing is not None:
             start, end = req.regenerate
-            known[:] = resample_curves(known_out, req.fps, self.fps, t_model)
+            known[:] = resample_curves(_bridge(known_out, start, end, self._regenerated_columns(req)),
+                                       req.fps, self.fps, t_model)
             times = np.arange(t_model) / self.fps
             # A model frame is kept if it lies outside the regenerated span (by half an output frame).
             outside = (times < (start - 0.5) / req.fps) | (times > (end + 0.5) / req.fps)

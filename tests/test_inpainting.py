@@ -186,3 +186,16 @@ def test_harmonize_keeps_an_isolated_pinned_peak_the_peak():
     assert out[20, 0] == pytest.approx(0.8)
     assert out[14:27, 0].max() <= 0.8 + 1e-6
     assert harmonize(model, known, mask, width=6)[21, 0] > 0.8  # without the rule it overshoots
+
+
+@pytest.mark.parametrize("fps", [24, 30])
+def test_the_replaced_curve_never_changes_the_result(engine, audio, fps):
+    """Only the kept frames condition an edit: what the range held before is irrelevant, so a
+    seed gives the same take whatever was there (a take reproduced by Regenerate Range)."""
+    prev = engine.generate(GenerationRequest(audio=audio, fps=fps, seed=11)).takes[0]
+    other = prev.copy()
+    start, end = 20, 45
+    other[start:end + 1] = np.random.default_rng(0).uniform(0, 1, size=other[start:end + 1].shape)
+    a = engine.generate(GenerationRequest(audio=audio, fps=fps, seed=5, existing=prev, regenerate=(start, end))).takes[0]
+    b = engine.generate(GenerationRequest(audio=audio, fps=fps, seed=5, existing=other, regenerate=(start, end))).takes[0]
+    np.testing.assert_allclose(a, b, atol=1e-6)
