@@ -113,8 +113,9 @@ def snapshot(obj, channels, frames):
 
 
 def edge_figures(obj, channels, before, lo, hi, first, last):
+    """(largest change outside, largest edge step, its channel, that channel's largest step elsewhere)."""
     outside = [i / 4 for i in range(4 * first, 4 * last + 1) if not lo - 0.5 < i / 4 < hi + 0.5]
-    changed = step = ratio = 0.0
+    changed, worst = 0.0, (-1.0, "", 0.0, 0.0)
     for c, k in channels.items():
         now = sample(obj, k, outside)
         changed = max(changed, max(abs(a - b) for a, b in zip(now, before[c])))
@@ -122,10 +123,14 @@ def edge_figures(obj, channels, before, lo, hi, first, last):
         steps = {f: abs(v[f + 1] - v[f]) for f in range(first, last)}
         edge = max(steps[lo - 1], steps[hi])
         elsewhere = max(s for f, s in steps.items() if f not in (lo - 1, hi))
-        step = max(step, edge)
-        if edge > 1e-4:
-            ratio = max(ratio, edge / max(elsewhere, 1e-6))
-    return changed, step, ratio
+        if edge - elsewhere > worst[0]:
+            worst = (edge - elsewhere, c, edge, elsewhere)
+    return changed, worst[2], worst[1], worst[3]
+
+
+def largest_step(obj, shape_key, first, last, skip=()):
+    v = sample(obj, shape_key, range(first, last + 1))
+    return max(abs(v[i + 1] - v[i]) for i in range(len(v) - 1) if first + i not in skip)
 
 
 def main():
@@ -167,7 +172,8 @@ def main():
         scene.mouthpiece.seed = 7
         bpy.ops.mouthpiece.inbetween()
         v = {f: jaw.evaluate(f) for f in range(lo - 3, lo + 4)}
-        inbetween = (abs(v[lo] - v[lo - 1]), max(v[lo + 1], v[lo + 2]) - 0.8)
+        inbetween = (abs(v[lo] - v[lo - 1]), max(v[lo + 1], v[lo + 2]) - 0.8,
+                     largest_step(obj, channels["jawOpen"], scene.frame_start, scene.frame_end, skip=(lo - 1,)))
         # seed reproduction: Variations over the preview range, take 2's seed, then the other paths
         scene, obj = scene_with_rig(args.rig, audio, args.fps, args.sound_start)
         channels = mapped(obj)
@@ -192,10 +198,13 @@ def main():
         process.wait(30)
     print(f"addon from {args.addon_root}; rig {args.rig or 'demo head'}; {len(channels)} mapped channels; "
           f"{args.fps} fps; range {lo}-{hi}")
-    print(f"{'path':30s} {'outside change':>15s} {'edge step':>10s} {'x elsewhere':>12s}")
-    for path, changed, step, ratio in rows:
-        print(f"{path:30s} {changed:15.2e} {step:10.4f} {ratio:12.2f}")
-    print(f"in-between: jawOpen jump into the 0.8 pin {inbetween[0]:.3f}, overshoot past it {inbetween[1]:+.3f}")
+    print("edge step: the largest frame-to-frame change across an edge, on the channel where it most exceeds")
+    print("the largest change that channel makes anywhere else (elsewhere)")
+    print(f"{'path':30s} {'outside change':>15s} {'edge step':>10s} {'elsewhere':>10s}  channel")
+    for path, changed, step, channel, elsewhere in rows:
+        print(f"{path:30s} {changed:15.2e} {step:10.4f} {elsewhere:10.4f}  {channel}")
+    print(f"in-between: jawOpen step into the 0.8 pin {inbetween[0]:.3f} (largest elsewhere {inbetween[2]:.3f}), "
+          f"overshoot past it {inbetween[1]:+.3f}")
     for path, diff in reproduced:
         print(f"take 2's seed through {path}: largest difference {diff:.2e}")
 
