@@ -156,3 +156,117 @@ def test_esc_cancels_generate_and_leaves_the_animation_as_it_was(work, sidecar, 
                          "result = {'cancelled': job.cancelled, 'error': job.error}")
     assert ended == {"cancelled": True, "error": None}   # it was Esc, not a failure
     assert after == before                               # not one key or handle changed
+
+
+# Every job the panel starts, kept so the test can read how it ended (the panel forgets it).
+HOOK_JOBS = """
+import builtins
+active = addon_module("blender.generate.data").ACTIVE
+if not hasattr(builtins, "mouthpiece_jobs"):
+    builtins.mouthpiece_jobs = []
+    begin = active.begin
+    active.begin = lambda job, _begin=begin: (builtins.mouthpiece_jobs.append(job), _begin(job))[1]
+result = len(builtins.mouthpiece_jobs)
+"""
+
+# Every shape-key curve of the active object at quarter frames outside [LO, HI], and each
+# curve's values at whole frames over the scene.
+CURVE_VALUES = """
+compat = addon_module("blender.compat")
+scene = bpy.context.scene
+key = bpy.context.active_object.data.shape_keys
+first, last = scene.frame_start, scene.frame_end
+quarters = [i / 4 for i in range(4 * first, 4 * last + 1) if not LO - 0.5 < i / 4 < HI + 0.5]
+result = {}
+for fc in compat.fcurves_of(key.animation_data.action, key):
+    result[fc.data_path] = {"outside": [fc.evaluate(f) for f in quarters],
+                            "frames": [fc.evaluate(f) for f in range(first, last + 1)]}
+"""
+
+
+def click_and_wait(gui: harness.GuiSession, idname: str, scroll: int = 0) -> dict:
+    """Click the sidebar button of a job operator and wait for the job it starts to end."""
+    from tests.gui.screenshots import scroll_sidebar
+
+    count = gui.call(HOOK_JOBS)
+    if scroll:
+        scroll_sidebar(gui, scroll)
+    button = gui.call(f"result = find_operator_button({idname!r})")
+    gui.click(button["x"], button["y"])
+    started = time.monotonic()
+    while True:
+        state = gui.call("import builtins\njobs = builtins.mouthpiece_jobs\n"
+                         f"job = jobs[{count}] if len(jobs) > {count} else None\n"
+                         "running = addon_module('blender.generate.data').ACTIVE.running\n"
+                         "result = None if job is None or running else "
+                         "{'error': job.error, 'cancelled': job.cancelled}")
+        if state is not None:
+            return state
+        assert time.monotonic() < started + JOB_GUARD_S, f"{idname}: no job ended"
+        time.sleep(0.3)
+
+
+def curve_values(gui, lo, hi):
+    return gui.call(f"LO, HI = {lo}, {hi}\n" + CURVE_VALUES)
+
+
+def assert_outside_kept_and_joined(before, after, lo, hi, first):
+    for path, curve in after.items():
+        assert max(abs(a - b) for a, b in zip(curve["outside"], before[path]["outside"])) <= 1e-6, path
+        v = curve["frames"]
+        steps = [abs(v[i + 1] - v[i]) for i in range(len(v) - 1)]
+        edges = (lo - 1 - first, hi - first)
+        elsewhere = max(s for i, s in enumerate(steps) if i not in edges)
+        assert max(steps[i] for i in edges) <= max(elsewhere, 0.01) + 1e-6, path
+
+
+def test_variations_and_inbetween_over_a_preview_range(work, sidecar, installed, tmp_path):
+    """Generate, then Variations over a preview range and Apply Selected, then In-between from
+    two keys: each click in the sidebar keeps the curve outside what it writes and joins it."""
+    wav = work / "speech.wav"
+    harness.speech_wav(harness.host_path(wav))
+    lo, hi = 40, 70
+    with harness.GuiSession(work, sidecar_url=sidecar.url, sidecar_token=sidecar.token) as gui:
+        scene = harness.setup_scene(gui, wav, SOUND_START_FRAME)
+        gui.call("result = open_sidebar_tab('Mouthpiece')")
+        assert click_and_wait(gui, "mouthpiece.generate") == {"error": None, "cancelled": False}
+        first = gui.call("result = bpy.context.scene.frame_start")
+        before = curve_values(gui, lo, hi)
+        gui.call(f"s = bpy.context.scene\ns.use_preview_range = True\n"
+                 f"s.frame_preview_start, s.frame_preview_end = {lo}, {hi}\n"
+                 "s.mouthpiece.takes = 2\ns.mouthpiece.seed = 9")
+        assert click_and_wait(gui, "mouthpiece.variations", scroll=30) == {"error": None, "cancelled": False}
+        from tests.gui.screenshots import scroll_sidebar
+
+        scroll_sidebar(gui, 30)
+        gui.screenshot(tmp_path / "takes.png")
+        takes = gui.call("result = [t.name for t in bpy.context.active_object.mouthpiece.takes]")
+        assert len(takes) == 2
+        button = gui.call("result = find_operator_button('mouthpiece.apply_take')")
+        gui.click(button["x"], button["y"])
+        deadline = time.monotonic() + CLICK_GUARD_S
+        while gui.call("result = len(bpy.context.active_object.mouthpiece.takes)"):
+            assert time.monotonic() < deadline, "Apply did not apply the take"
+            time.sleep(0.3)
+        gui.call("bpy.context.scene.use_preview_range = False")
+        assert_outside_kept_and_joined(before, curve_values(gui, lo, hi), lo, hi, first)
+
+        # In-between: the animator keys jawOpen at two frames; outside the pins' span and its
+        # settle span nothing changes, the pins are met, and the first is not overshot.
+        settle = 12  # addon.core.jobplan.INBETWEEN_SETTLE_S at 24 fps
+        gui.call("key = bpy.context.active_object.data.shape_keys\n"
+                 "fc = addon_module('blender.curves').find_fcurve(key, 'jawOpen')\n"
+                 f"fc.keyframe_points.insert({lo + 5}, 0.8).type = 'KEYFRAME'\n"
+                 f"fc.keyframe_points.insert({hi - 5}, 0.1).type = 'KEYFRAME'")
+        before = curve_values(gui, lo + 5 - settle, hi - 5 + settle)
+        scroll_sidebar(gui, -30)
+        assert click_and_wait(gui, "mouthpiece.inbetween") == {"error": None, "cancelled": False}
+        gui.screenshot(tmp_path / "after_inbetween.png")
+        after = curve_values(gui, lo + 5 - settle, hi - 5 + settle)
+        for path in after:
+            assert max(abs(a - b) for a, b in zip(after[path]["outside"], before[path]["outside"])) <= 1e-6, path
+        jaw = after['key_blocks["jawOpen"].value']["frames"]
+        assert jaw[lo + 5 - first] == pytest.approx(0.8, abs=1e-6)
+        assert jaw[hi - 5 - first] == pytest.approx(0.1, abs=1e-6)
+        assert max(jaw[lo + 6 - first], jaw[lo + 7 - first]) <= 0.8 + 1e-3
+    assert scene["object"]
