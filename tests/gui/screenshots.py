@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.gui import harness
 
-SHOTS = ("overview", "panel", "preferences", "rig_mapping", "progress", "takes", "sidecar_down")
+SHOTS = ("overview", "graph_editor", "panel", "preferences", "rig_mapping", "progress", "takes", "sidecar_down")
 JOB_GUARD_S = 300.0
 
 
@@ -32,6 +32,33 @@ obj.active_shape_key_index = keys.find("cheekPuff")
 with override(None):
     bpy.ops.object.shape_key_remove()
 obj.shape_key_add(name="wrinkle_extra", from_mix=False)
+"""
+# The 3D viewport becomes a Graph Editor showing only the generated jawOpen curve (the rig renames
+# it JawOpen), framed; GRAPH_BACK puts the viewport back.
+GRAPH_JAW = """
+compat = addon_module("blender.compat")
+key = bpy.context.active_object.data.shape_keys
+for fc in compat.fcurves_of(key.animation_data.action, key):
+    fc.hide = fc.data_path != 'key_blocks["JawOpen"].value'
+    fc.select = not fc.hide
+window, area = view3d()
+area.type = "GRAPH_EDITOR"
+area.ui_type = "FCURVES"
+space = area.spaces.active
+space.dopesheet.show_only_selected = False
+region = region_of(area, "WINDOW")
+with bpy.context.temp_override(window=main_window(), area=area, region=region):
+    bpy.ops.graph.view_all()
+result = wait(0.8)
+"""
+GRAPH_BOX = """
+area = next(a for a in main_window().screen.areas if a.type == "GRAPH_EDITOR")
+result = screen_box(main_window(), region_of(area, "WINDOW"))
+"""
+GRAPH_BACK = """
+area = next(a for a in main_window().screen.areas if a.type == "GRAPH_EDITOR")
+area.type = "VIEW_3D"
+result = wait(0.3)
 """
 SHOW_REPORT = """
 settings = bpy.context.active_object.mouthpiece
@@ -125,6 +152,10 @@ result = wait(0.5)
             gui.call("bpy.context.scene.mouthpiece.steps = 0\nbpy.context.scene.frame_set(40)")
             # The viewport with the sidebar and the timeline: what the animator works in.
             shot("overview", {"x": 0, "y": 0, "width": side["x"] + side["width"] + 2, "height": screen_h})
+            if "graph_editor" in wanted:
+                gui.call(GRAPH_JAW)
+                shot("graph_editor", gui.call(GRAPH_BOX))
+                gui.call(GRAPH_BACK)
 
             gui.call("bpy.context.scene.mouthpiece.takes = 3")
             scroll_sidebar(gui, 30)
