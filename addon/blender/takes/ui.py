@@ -1,4 +1,4 @@
-"""The Takes sub-panel: the list of variations, one click to preview, Apply and Delete."""
+"""The Takes sub-panel: the list of variations (selecting one previews it), Apply and Delete."""
 
 import bpy
 
@@ -42,8 +42,14 @@ class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
         op = row.operator("mouthpiece.preview_take", text="Original", depress=settings.previewing < 0,
                           icon="HIDE_OFF" if settings.previewing < 0 else "HIDE_ON")
         op.index = -1
+        # The active row is the take on screen (selecting a row previews it), and the one Apply keeps.
         layout.template_list("MOUTHPIECE_UL_takes", "", settings, "takes", settings, "takes_index", rows=3)
+        index = settings.takes_index
+        chosen = settings.takes[index] if 0 <= index < len(settings.takes) else None
         row = layout.row(align=True)
-        row.operator("mouthpiece.apply_take", text="Apply Selected", icon="CHECKMARK").index = -1
-        row.operator("mouthpiece.use_take_seed", text="", icon="RNDCURVE").index = -1
+        keep = row.row(align=True)
+        keep.enabled = chosen is not None  # on the original there is nothing to apply
+        keep.operator("mouthpiece.apply_take", text=f"Apply {chosen.name}" if chosen else "Apply Selected",
+                      icon="CHECKMARK").index = -1
+        keep.operator("mouthpiece.use_take_seed", text="", icon="RNDCURVE").index = -1
         row.operator("mouthpiece.discard_takes", text="Discard All", icon="TRASH")
