@@ -47,7 +47,8 @@ class MOUTHPIECE_PT_main(SidebarPanel, bpy.types.Panel):
         start.enabled = health.state != "connected"  # already connected: nothing to start
         if remote and not SIDECAR.started_here:
             # Connect to URL / MOUTHPIECE_URL: nothing to start or stop here, only to connect to.
-            start.operator("mouthpiece.sidecar_start", text="Connect", icon="LINKED")
+            if health.state != "connected":
+                start.operator("mouthpiece.sidecar_start", text="Connect", icon="LINKED")
             return
         start.operator("mouthpiece.sidecar_start", text="Start", icon="PLAY")
         row.operator("mouthpiece.sidecar_stop", text="Stop", icon="PAUSE")

@@ -37,11 +37,11 @@ class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
             ui_text.label(layout, context, "Variations makes several takes of the range to compare here",
                           icon="INFO")
             return
-        layout.label(text=f"Frames {settings.takes_start}-{settings.takes_end}")
         row = layout.row(align=True)
         op = row.operator("mouthpiece.preview_take", text="Original", depress=settings.previewing < 0,
                           icon="HIDE_OFF" if settings.previewing < 0 else "HIDE_ON")
         op.index = -1
+        row.label(text=f"Frames {settings.takes_start}-{settings.takes_end}")
         # The active row is the take on screen (selecting a row previews it), and the one Apply keeps.
         layout.template_list("MOUTHPIECE_UL_takes", "", settings, "takes", settings, "takes_index", rows=3)
         index = settings.takes_index
