@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import aud
 import bpy
@@ -60,8 +61,8 @@ def _scene_with(path, start=START):
 
 def _blender_render_audio(scene, first: int, last: int, rate: int = 16000) -> np.ndarray:
     """What Blender itself plays over the frames: its Render Audio of the scene, mono."""
-    target = str(ROOT / ".cache" / f"render-audio-{os.getpid()}.wav")
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    fd, target = tempfile.mkstemp(suffix=".wav", prefix="mouthpiece-render-audio-")
+    os.close(fd)
     scene.frame_start, scene.frame_end = first, last
     try:
         assert bpy.ops.sound.mixdown(filepath=target, check_existing=False, relative_path=False, container="WAV",
