@@ -12,12 +12,12 @@ from ..panel import SidebarPanel
 # A list row in a box has less room than a label in that box: the list's inset and scroll bar,
 # and each label's own inset (both sides) and the split's gap.
 _LIST_PX = 22
-_LABEL_PADDING_PX = 10
+_LABEL_PADDING_PX = 16
 
 
 def _name_factor(context) -> float:
     """The part of a mapping row that shows every ARKit name in full at this sidebar's width (the
-    longest, mouthLowerDownRight, is 126 px at 1x: about 0.69 of a default-width sidebar's row);
+    longest, mouthLowerDownRight, is 126 px at 1x: about 0.72 of a default-width sidebar's row);
     a wider sidebar gives the shape keys the rest."""
     prefs = context.preferences
     scale = prefs.system.ui_scale
