@@ -118,12 +118,17 @@ def _head(data: bytes | None, path: str) -> bytes:
         return f.read(_HEAD_BYTES)
 
 
+def _missing(source: StripSource) -> MixdownError:
+    return MixdownError(f"{source.name}: its sound file {source.path!r} is missing; "
+                        "relink it or pack it into the .blend")
+
+
 def decode(source: StripSource) -> Audio:
     """A gathered strip's sound (a WAV by now) as mono samples, by the pure core."""
     data, path, name = source.data, source.path, source.name
     if data is None:
         if not path or not os.path.isfile(path):
-            raise MixdownError(f"{name}: its sound file {path!r} is missing; relink it or pack it into the .blend")
+            raise _missing(source)
         with open(path, "rb") as f:
             data = f.read()
     return mixdown.decode_wav(data, name)
@@ -167,9 +172,13 @@ def _readable_by_core(source: StripSource, seconds: float) -> None:
     """Make ``source`` a WAV the core reads: Blender decodes any other format now (its first
     ``seconds``, where the range stops hearing it)."""
     if source.data is None and not (source.path and os.path.isfile(source.path)):
-        raise MixdownError(f"{source.name}: its sound file {source.path!r} is missing; "
-                           "relink it or pack it into the .blend")
-    if not mixdown.readable_wav(_head(source.data, source.path)):
+        raise _missing(source)
+    try:
+        head = _head(source.data, source.path)
+    except OSError as exc:
+        raise MixdownError(f"{source.name}: cannot read its sound file {source.path!r} ({exc.strerror or exc}); "
+                           "relink it or pack it into the .blend") from None
+    if not mixdown.readable_wav(head):
         source.data = blender_to_wav(source.path, source.data, source.name, seconds + 0.1)
 
 

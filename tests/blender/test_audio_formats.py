@@ -139,6 +139,13 @@ def test_file_blender_cannot_read_says_what_to_do(tmp_path):
                                            r"Convert it to a WAV file \(16-bit PCM\) and load that in the strip"):
         audio.gather(scene, FPS, 1, 100)
     assert [s.name for s in bpy.data.scenes] == [scene.name]  # the temporary scene is gone
+    # A sound file that went missing is reported before any work, with what to do.
+    gone = tmp_path / "gone.mp3"
+    gone.write_bytes(b"")
+    scene, strip = _scene_with(gone)
+    gone.unlink()
+    with pytest.raises(MixdownError, match=r"gone\.mp3' is missing; relink it or pack it into the \.blend"):
+        audio.gather(scene, FPS, 1, 100)
 
 
 # In a Blender whose numpy is unusable: `aud` does not start and `import aud` fails, as in
