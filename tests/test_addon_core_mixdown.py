@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from addon.core.mixdown import Audio, MixdownError, StripSound, decode_wav, mixdown
+from addon.core.mixdown import Audio, MixdownError, StripSound, decode_wav, mixdown, readable_wav
 
 FPS = 24.0
 
@@ -60,6 +60,24 @@ def test_not_a_wav_is_a_clear_error():
     flac = _wav(_tone(0.05), 16000, "PCM_16", fmt="FLAC")
     with pytest.raises(MixdownError, match="voice.flac: not a WAV"):
         decode_wav(flac, "voice.flac")
+
+
+def test_readable_wav_tells_from_the_head_what_decode_wav_reads():
+    """The Blender layer reads only a file's first bytes to pick the decoder: the core for these,
+    Blender's own for the rest (FLAC, Ogg, ADPCM/mu-law WAV...)."""
+    tone = np.stack([_tone(0.2), _tone(0.2)], axis=1)
+    for subtype in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"):
+        for fmt in ("WAV", "WAVEX"):
+            data = _wav(tone, 16000, subtype, fmt=fmt)
+            assert readable_wav(data[:64]), (subtype, fmt)
+            decode_wav(data)
+    for subtype, fmt in (("IMA_ADPCM", "WAV"), ("ULAW", "WAV"), ("ALAW", "WAV"), ("PCM_16", "FLAC"),
+                         ("VORBIS", "OGG")):
+        data = _wav(tone, 16000, subtype, fmt=fmt)
+        assert not readable_wav(data), (subtype, fmt)
+        with pytest.raises(MixdownError):
+            decode_wav(data)
+    assert not readable_wav(b"RIFF\x00\x00\x00\x00WAVE")  # no fmt chunk in the head
 
 
 def test_strip_start_and_range_start_line_up():

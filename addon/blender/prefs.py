@@ -29,6 +29,14 @@ def _default_python() -> str:
     return ""
 
 
+def _connection_changed(self, context) -> None:
+    """Any change to how the sidecar is reached re-checks it (on a thread: drawing never waits),
+    so the panel shows the new state without pressing its refresh button."""
+    from .sidecar import operator as sidecar_operator  # the sidecar layer imports this module
+
+    sidecar_operator.check_in_background(connection_settings(context))
+
+
 class MouthpiecePreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_PACKAGE
 
@@ -36,32 +44,36 @@ class MouthpiecePreferences(bpy.types.AddonPreferences):
         name="Sidecar",
         items=(("START", "Start Locally", "Start the sidecar on this computer when needed"),
                ("URL", "Connect to URL", "Use a sidecar that is already running (another machine or a farm)")),
-        default="START",
+        default="START", update=_connection_changed,
     )
     python_path: bpy.props.StringProperty(
         name="Python", subtype="FILE_PATH", default=_default_python(),
         description="The Python of the Mouthpiece environment (it runs `python -m server serve`)",
+        update=_connection_changed,
     )
     project_dir: bpy.props.StringProperty(
         name="Project Folder", subtype="DIR_PATH", default=str(_checkout_root() or ""),
         description="The folder that holds Mouthpiece's `server` package (the working directory of the sidecar)",
+        update=_connection_changed,
     )
     command: bpy.props.StringProperty(
         name="Command",
         description="A full command that starts the sidecar instead of Python and Project Folder, e.g. "
                     "`mouthpiece serve --port 0`; it must print its JSON startup line",
+        update=_connection_changed,
     )
     checkpoint: bpy.props.StringProperty(
         name="Model", subtype="DIR_PATH",
         description="A model checkpoint folder for the sidecar; empty: the sidecar's default model",
+        update=_connection_changed,
     )
     startup_timeout: bpy.props.FloatProperty(
         name="Startup Timeout", default=180.0, min=5.0, soft_max=600.0, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE",
         description="How long to wait for a started sidecar to load its model",
     )
-    url: bpy.props.StringProperty(name="URL", default="http://127.0.0.1:8765",
+    url: bpy.props.StringProperty(name="URL", default="http://127.0.0.1:8765", update=_connection_changed,
                                   description="The sidecar's address (the environment's MOUTHPIECE_URL wins)")
-    token: bpy.props.StringProperty(name="Token", subtype="PASSWORD",
+    token: bpy.props.StringProperty(name="Token", subtype="PASSWORD", update=_connection_changed,
                                     description="The sidecar's bearer token (MOUTHPIECE_TOKEN wins)")
     default_steps: bpy.props.IntProperty(name="Steps", default=0, min=0, max=200,
                                          description="Sampler steps; 0: the model's default")

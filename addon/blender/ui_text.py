@@ -31,14 +31,28 @@ def wrap(text: str, width_px: float) -> list[str]:
     return lines
 
 
+def _use_ui_font(context) -> None:
+    prefs = context.preferences
+    blf.size(0, prefs.ui_styles[0].widget.points * prefs.system.ui_scale)
+
+
+def measure(context, texts) -> float:
+    """The widest of ``texts`` in pixels as the UI font draws labels in this region."""
+    _use_ui_font(context)
+    return max((blf.dimensions(0, text)[0] for text in texts), default=0.0)
+
+
+def room(context, icon: bool = False) -> float:
+    """The pixels a label gets across this sidebar region (inside a box or a list)."""
+    scale = context.preferences.system.ui_scale
+    return context.region.width - (_MARGIN_PX + (_ICON_PX if icon else 0)) * scale
+
+
 def label(layout, context, text: str, icon: str = "NONE", max_lines: int = 8) -> None:
     """``text`` as as many labels as it needs at this region's width (lines after the first are
     indented under the icon); beyond ``max_lines`` the last line ends with an ellipsis."""
-    prefs = context.preferences
-    scale = prefs.system.ui_scale
-    blf.size(0, prefs.ui_styles[0].widget.points * scale)
-    width = context.region.width - (_MARGIN_PX + (_ICON_PX if icon != "NONE" else 0)) * scale
-    lines = wrap(text, max(width, 40 * scale))
+    _use_ui_font(context)
+    lines = wrap(text, max(room(context, icon != "NONE"), 40 * context.preferences.system.ui_scale))
     if len(lines) > max_lines:
         lines = lines[:max_lines]
         lines[-1] += " ..."

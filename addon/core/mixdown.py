@@ -1,9 +1,9 @@
 """Sound strips -> one mono 16-bit WAV of the frame range, for the sidecar.
 
 Pure standard library (no ``audioop``, gone in Python 3.13; no numpy): WAV files are decoded
-here (PCM 8/16/24/32-bit and IEEE float, plain or WAVE_FORMAT_EXTENSIBLE). Formats the standard
-library cannot read (MP3, FLAC, Ogg...) are decoded by the Blender layer with Blender's own
-audaspace (``aud``) and handed in as ``Audio`` too.
+here (PCM 8/16/24/32-bit and IEEE float, plain or WAVE_FORMAT_EXTENSIBLE). Files the standard
+library cannot read (MP3, FLAC, Ogg, ADPCM WAV...; ``readable_wav`` tells) are turned into WAV by
+the Blender layer with Blender's own decoders and then read here too.
 
 Timing follows Blender's sequencer: a strip's sound starts playing at ``frame_start`` (its
 content start) and is heard from ``frame_final_start`` to ``frame_final_end`` (exclusive), the
@@ -68,6 +68,37 @@ _WAVE_FORMAT_IEEE_FLOAT = 3
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 
 
+# (format tag, bits per sample) that decode_wav reads
+_READABLE = {(_WAVE_FORMAT_PCM, 8), (_WAVE_FORMAT_PCM, 16), (_WAVE_FORMAT_PCM, 24), (_WAVE_FORMAT_PCM, 32),
+             (_WAVE_FORMAT_IEEE_FLOAT, 32), (_WAVE_FORMAT_IEEE_FLOAT, 64)}
+
+
+def _format(fmt: bytes) -> tuple[int, int, int, int]:
+    """(format tag, channels, rate, bits) of a fmt chunk's body (the sub-format of EXTENSIBLE)."""
+    tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", fmt, 0)
+    if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
+        tag = struct.unpack_from("<H", fmt, 24)[0]  # first two bytes of the sub-format GUID
+    return tag, channels, rate, bits
+
+
+def readable_wav(head: bytes) -> bool:
+    """Whether a file that starts with ``head`` is a WAV whose encoding ``decode_wav`` reads
+    (its fmt chunk must lie within ``head``; the data need not)."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk_id, size = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if chunk_id == b"fmt ":
+            body = head[pos + 8:pos + 8 + size]
+            if len(body) < 16:
+                return False
+            tag, channels, rate, bits = _format(body)
+            return channels >= 1 and rate >= 1 and (tag, bits) in _READABLE
+        pos += 8 + size + (size & 1)
+    return False
+
+
 def decode_wav(data: bytes, name: str = "sound") -> Audio:
     """A RIFF/WAVE file's bytes -> mono ``Audio`` (channels averaged)."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
@@ -85,9 +116,7 @@ def decode_wav(data: bytes, name: str = "sound") -> Audio:
         pos += 8 + size + (size & 1)
     if fmt is None or payload is None or len(fmt) < 16:
         raise MixdownError(f"{name}: WAV file has no fmt or data chunk")
-    tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt, 0)
-    if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
-        tag = struct.unpack_from("<H", fmt, 24)[0]  # first two bytes of the sub-format GUID
+    tag, channels, rate, bits = _format(fmt)
     if channels < 1 or rate < 1:
         raise MixdownError(f"{name}: WAV header says {channels} channels at {rate} Hz")
     width = bits // 8

@@ -2,7 +2,7 @@
 
 import bpy
 
-from ..takes.prop import MouthpieceTake
+from ..takes.prop import MouthpieceTake, takes_index_changed
 
 
 class MouthpieceMappingItem(bpy.types.PropertyGroup):
@@ -15,7 +15,8 @@ class MouthpieceObjectSettings(bpy.types.PropertyGroup):
     mapping_index: bpy.props.IntProperty(name="Active Channel")
     show_report: bpy.props.BoolProperty(name="Show Report", default=False)
     takes: bpy.props.CollectionProperty(type=MouthpieceTake)
-    takes_index: bpy.props.IntProperty(name="Active Take", default=-1)
+    takes_index: bpy.props.IntProperty(name="Active Take", default=-1, update=takes_index_changed,
+                                       description="The take shown in the viewport and that Apply Selected keeps")
     takes_original: bpy.props.PointerProperty(type=bpy.types.Action, name="Original Action")
     takes_start: bpy.props.IntProperty(name="Takes Start")
     takes_end: bpy.props.IntProperty(name="Takes End")

@@ -1,4 +1,5 @@
-"""The Rig sub-panel: the ARKit mapping as an editable list, and its report."""
+"""The Rig sub-panel: Auto Map, and the ARKit mapping as an editable list with its report,
+folded under a one-line summary."""
 
 import bpy
 
@@ -8,24 +9,51 @@ from . import data
 from ..panel import SidebarPanel
 
 
+# A list row in a box has less room than a label in that box: the list's inset and scroll bar,
+# and each label's own inset (both sides) and the split's gap.
+_LIST_PX = 22
+_LABEL_PADDING_PX = 16
+
+
+def _name_factor(context) -> float:
+    """The part of a mapping row that shows every ARKit name in full at this sidebar's width (the
+    longest, mouthLowerDownRight, is 126 px at 1x: about 0.72 of a default-width sidebar's row);
+    a wider sidebar gives the shape keys the rest."""
+    prefs = context.preferences
+    scale = prefs.system.ui_scale
+    size = (prefs.ui_styles[0].widget.points, scale)
+    if size not in _WIDEST_NAME_PX:  # measured once per font size, not for every row drawn
+        _WIDEST_NAME_PX[size] = ui_text.measure(context, arkit.CHANNELS)
+    row = ui_text.room(context) - _LIST_PX * scale
+    widest = _WIDEST_NAME_PX[size] + _LABEL_PADDING_PX * scale
+    return min(0.75, max(0.5, widest / row)) if row > 0 else 0.5
+
+
+_WIDEST_NAME_PX: dict[tuple[float, float], float] = {}
+
+
 class MOUTHPIECE_UL_mapping(bpy.types.UIList):
-    """One row per ARKit channel: its name and the shape key that plays it."""
+    """One row per ARKit channel: its name in full, and what plays it."""
 
     filter_unmapped: bpy.props.BoolProperty(name="Only Mapped", default=False)
 
     def draw_item(self, context, layout, data_, item, icon, active_data, active_propname, index=0):
-        # Two labels, no icons: ARKit names run to 16 characters and a default-width sidebar has
-        # room for two such names only without the search field's icon and clear button. The
-        # active row is edited in the field under the list. A shape key named like its channel
-        # is dimmed; an unmapped channel is red.
-        split = layout.split(factor=0.5, align=True)
+        # An animator reads the channel and checks that the right shape key plays it: the channel's
+        # name gets the room it needs; the rest says how it is played. A shape key of the same
+        # name is a check (nothing to read); one whose name stands for the channel (JawOpen,
+        # mouth_smile_L) is dimmed; any other name is bright, the ones to check. An unmapped channel
+        # is red ("none"). The active row is edited, with the shape key's full name, under the list.
+        split = layout.split(factor=_name_factor(context), align=True)
+        split.alert = not item.shape_key
         split.label(text=item.name)
         value = split.row(align=True)
         if not item.shape_key:
-            value.alert = True
-            value.label(text="not mapped")
+            value.label(text="none")
+        elif item.shape_key == item.name:
+            value.active = False
+            value.label(text="", icon="CHECKMARK")
         else:
-            value.active = item.shape_key != item.name
+            value.active = arkit.canonical_name(item.shape_key) != item.name
             value.label(text=item.shape_key)
 
     def draw_filter(self, context, layout):
@@ -65,34 +93,35 @@ class MOUTHPIECE_PT_rig(SidebarPanel, bpy.types.Panel):
             box.operator("mouthpiece.auto_map", text="Auto Map", icon="FILE_REFRESH")
         else:
             layout.operator("mouthpiece.auto_map", text="Auto Map", icon="FILE_REFRESH")
-            layout.template_list("MOUTHPIECE_UL_mapping", "", settings, "mapping", settings, "mapping_index",
-                                 rows=6)
-            if 0 <= settings.mapping_index < len(settings.mapping):
-                item = settings.mapping[settings.mapping_index]
-                col = layout.column(align=True)
-                col.label(text=f"{item.name} is played by:")
-                col.prop_search(item, "shape_key", obj.data.shape_keys, "key_blocks", text="")
         if result is None:
             return
+        for problem in result.problems:  # broken entries stop every job: always in sight
+            ui_text.label(layout, context, problem, icon="ERROR")
+        # The mapping list and its report fold under one line that says how the rig maps (closed
+        # at first), so that the panels below stay on screen with the Rig panel open.
         box = layout.box()
-        # The summary is the report's header: one line that says how the rig maps.
         box.prop(settings, "show_report", icon="TRIA_DOWN" if settings.show_report else "TRIA_RIGHT",
                  text=f"{len(result.mapped)}/{arkit.NUM_CHANNELS} mapped, {len(result.unused_keys)} "
-                      f"{'key' if len(result.unused_keys) == 1 else 'keys'} unused"
-                      + (f", {len(result.problems)} problems" if result.problems else ""),
+                      f"{'key' if len(result.unused_keys) == 1 else 'keys'} unused",
                  emboss=False)
-        if settings.show_report:
-            for problem in result.problems:
-                ui_text.label(box, context, problem, icon="ERROR")
-            missing = result.unmapped_channels
-            if missing:
-                speech = [c for c in missing if c in arkit.SPEECH_CHANNELS]
-                ui_text.label(box, context, f"ARKit channels with no shape key ({len(missing)}): " + ", ".join(missing))
-                if speech:
-                    ui_text.label(box, context, f"{len(speech)} of them drive speech, the channels that matter "
-                                  "most for lip sync", icon="INFO")
-            if result.unused_keys:
-                ui_text.label(box, context, f"Shape keys no channel drives ({len(result.unused_keys)}): "
-                              + ", ".join(result.unused_keys))
-            if not (result.problems or missing or result.unused_keys):
-                box.label(text="Every channel has its shape key", icon="CHECKMARK")
+        if not settings.show_report:
+            return
+        if len(settings.mapping):
+            box.template_list("MOUTHPIECE_UL_mapping", "", settings, "mapping", settings, "mapping_index", rows=5)
+            if 0 <= settings.mapping_index < len(settings.mapping):
+                item = settings.mapping[settings.mapping_index]
+                col = box.column(align=True)
+                col.label(text=f"{item.name} is played by:")
+                col.prop_search(item, "shape_key", obj.data.shape_keys, "key_blocks", text="")
+        missing = result.unmapped_channels
+        if missing:
+            speech = [c for c in missing if c in arkit.SPEECH_CHANNELS]
+            ui_text.label(box, context, f"ARKit channels with no shape key ({len(missing)}): " + ", ".join(missing))
+            if speech:
+                ui_text.label(box, context, f"{len(speech)} of them drive speech, the channels that matter "
+                              "most for lip sync", icon="INFO")
+        if result.unused_keys:
+            ui_text.label(box, context, f"Shape keys no channel drives ({len(result.unused_keys)}): "
+                          + ", ".join(result.unused_keys))
+        if not (result.problems or missing or result.unused_keys):
+            box.label(text="Every channel has its shape key", icon="CHECKMARK")

@@ -28,6 +28,38 @@ class Health:
     checked: float = 0.0
 
 
+def connection_mode(preference: str) -> str:
+    """ENV (MOUTHPIECE_URL is set and overrides the preferences), else the preference: URL or START."""
+    return "ENV" if client.endpoint_from_environment() is not None else preference
+
+
+# What to do about a sidecar that does not answer, by where its address came from.
+_UNREACHABLE_ADVICE = {
+    "environment": "MOUTHPIECE_URL overrides the add-on preferences: start `mouthpiece serve` there, "
+                   "or unset MOUTHPIECE_URL (and MOUTHPIECE_TOKEN).",
+    "preferences": "Run `mouthpiece serve` there, or fix the URL and Token in the add-on preferences "
+                   "(Connect to URL).",
+    "state file": "Press Start to start one here (Generate also starts it).",
+    "started": "Press Start to start it again (Generate also starts it).",
+}
+_CLIENT_ADVICE = " Start the sidecar (panel: Start) or fix its URL."  # addon.core.client's own, for any mode
+
+
+def _unreachable(exc: client.SidecarUnreachable, source: str) -> client.SidecarUnreachable:
+    """``exc`` with the advice that fits the connection mode (Start does nothing for a URL)."""
+    text = str(exc).replace(_CLIENT_ADVICE, "").rstrip()
+    advice = _UNREACHABLE_ADVICE.get(source, "")
+    return client.SidecarUnreachable(f"{text} {advice}".rstrip())
+
+
+def not_running_message(settings: ConnectionSettings) -> str:
+    """The panel's line for Start Locally when no sidecar runs yet."""
+    if not settings.command:
+        return ("Not running. To start it here, set Python (or a Command) in the add-on preferences "
+                "(Start Locally); for a sidecar that runs elsewhere choose Connect to URL.")
+    return "Not running. Press Start to start it here (Generate also starts it)."
+
+
 class Sidecar:
     """One per Blender session. Thread-safe: jobs connect from worker threads."""
 
@@ -65,10 +97,14 @@ class Sidecar:
                     raise
                 # A state file left by a sidecar that no longer answers: start our own.
         if settings.mode == "URL":
-            raise SidecarError("No sidecar URL is set: fill in the URL in the add-on preferences or set MOUTHPIECE_URL")
+            message = ("No sidecar URL is set: fill in the URL in the add-on preferences (Connect to URL), "
+                       "or set MOUTHPIECE_URL")
+            self._set_health(state="down", message=message, url="", source="")
+            raise SidecarError(message)
         if not start:
-            self._set_health(state="down", message="Not running", url="", source="")
-            raise SidecarError("The sidecar is not running; press Start")
+            message = not_running_message(settings)
+            self._set_health(state="down", message=message, url="", source="")
+            raise SidecarError(message)
         endpoint = self._start(settings, cancel_requested)
         return self._check(endpoint)
 
@@ -107,8 +143,10 @@ class Sidecar:
         try:
             info = c.health()
         except SidecarError as exc:
+            if isinstance(exc, client.SidecarUnreachable):
+                exc = _unreachable(exc, endpoint.source)
             self._set_health(state="down", message=str(exc), url=endpoint.url, source=endpoint.source)
-            raise
+            raise exc from None
         with self._lock:
             self.endpoint = endpoint
         self._set_health(state="connected", message="", model=str(info.get("model", "")),

@@ -92,6 +92,50 @@ class MOUTHPIECE_OT_sidecar_check(bpy.types.Operator):
         return connect(self, context, start=False)
 
 
+_checks_lock = threading.Lock()
+_checks = {"settings": None, "thread": None}  # the newest settings to check; the thread checking
+
+
+def check_in_background(settings) -> threading.Thread:
+    """Check the connection with ``settings`` on a thread, never starting a sidecar (the
+    preferences call this when they change). A check asked for while one runs follows it with
+    the newest settings, so the panel always ends on the state of the current preferences."""
+    with _checks_lock:
+        _checks["settings"] = settings
+        running = _checks["thread"]
+        if running is not None and running.is_alive():
+            return running
+
+        def work():
+            while True:
+                with _checks_lock:
+                    current, _checks["settings"] = _checks["settings"], None
+                    if current is None:
+                        _checks["thread"] = None
+                        return
+                try:
+                    SIDECAR.connect(current, start=False)
+                except SidecarError:
+                    pass  # the panel shows SIDECAR.health
+
+        thread = threading.Thread(target=work, name="mouthpiece-check", daemon=True)
+        _checks["thread"] = thread
+        thread.start()
+    if not bpy.app.background:
+        def watch():
+            redraw_panels()
+            return 0.25 if thread.is_alive() else None
+
+        bpy.app.timers.register(watch, first_interval=0.1)
+    return thread
+
+
+def checking() -> threading.Thread | None:
+    """The thread of the connection check in progress, if any (scripts and tests may join it)."""
+    with _checks_lock:
+        return _checks["thread"]
+
+
 def check_soon() -> None:
     """Fill the panel's connection state once the UI is up (a thread; never blocks drawing)."""
     if not bpy.app.background:

@@ -2,14 +2,16 @@
 
 import bpy
 
-from .. import ui_text
-from .data import SIDECAR
+from .. import prefs, ui_text
+from .data import SIDECAR, connection_mode
 from ..panel import SidebarPanel
 
 _STATE_ICON = {"connected": "CHECKMARK", "starting": "SORTTIME", "down": "CANCEL", "error": "ERROR",
                "unknown": "QUESTION"}
 _STATE_TEXT = {"connected": "Connected", "starting": "Starting...", "down": "Not running", "error": "Error",
                "unknown": "Not checked"}
+# A sidecar found at an address runs elsewhere: it is unreachable, not stopped, and Start connects.
+_REMOTE_STATE_TEXT = {**_STATE_TEXT, "down": "Not reachable"}
 _SOURCE_TEXT = {"environment": "MOUTHPIECE_URL", "started": "started by Blender", "state file": "its state file",
                 "preferences": "preferences"}
 
@@ -20,9 +22,10 @@ class MOUTHPIECE_PT_main(SidebarPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         health = SIDECAR.health
+        remote = connection_mode(prefs.pref("connection", context)) != "START"
         box = layout.box()
         row = box.row(align=True)
-        row.label(text=f"Sidecar: {_STATE_TEXT.get(health.state, health.state)}",
+        row.label(text=f"Sidecar: {(_REMOTE_STATE_TEXT if remote else _STATE_TEXT).get(health.state, health.state)}",
                   icon=_STATE_ICON.get(health.state, "QUESTION"))
         row.operator("mouthpiece.sidecar_check", text="", icon="FILE_REFRESH")
         if health.state == "connected":
@@ -38,9 +41,14 @@ class MOUTHPIECE_PT_main(SidebarPanel, bpy.types.Panel):
                 split.label(text=name)
                 split.label(text=value)
         elif health.message:
-            ui_text.label(box, context, health.message, max_lines=6)
+            ui_text.label(box, context, health.message, max_lines=10)
         row = box.row(align=True)
         start = row.row(align=True)
         start.enabled = health.state != "connected"  # already connected: nothing to start
+        if remote and not SIDECAR.started_here:
+            # Connect to URL / MOUTHPIECE_URL: nothing to start or stop here, only to connect to.
+            if health.state != "connected":
+                start.operator("mouthpiece.sidecar_start", text="Connect", icon="LINKED")
+            return
         start.operator("mouthpiece.sidecar_start", text="Start", icon="PLAY")
         row.operator("mouthpiece.sidecar_stop", text="Stop", icon="PAUSE")

@@ -76,7 +76,13 @@ class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
                 "previewing take 1" + (f"; {kept}" if kept else ""))
 
 
+_syncing = False  # _preview is setting the list's active row: not a selection by the animator
+
+
 def _preview(obj, key, index: int) -> None:
+    """Show take ``index`` (-1: the original animation) and make it the list's active row. The
+    viewport, the highlighted row and Apply Selected thus always mean the same take."""
+    global _syncing
     settings = obj.mouthpiece
     if index < 0:
         if settings.takes_original is not None:
@@ -85,7 +91,24 @@ def _preview(obj, key, index: int) -> None:
             _unassign(key)
     else:
         compat.assign_action(key, settings.takes[index].action)
-    settings.previewing = index
+    _syncing = True
+    try:
+        settings.previewing = index
+        settings.takes_index = index
+    finally:
+        _syncing = False
+
+
+def selection_changed(settings) -> None:
+    """The takes list's active row changed (a click, the arrow keys, a script): preview that take."""
+    if _syncing or not len(settings.takes):
+        return
+    obj = settings.id_data
+    key = obj.data.shape_keys if obj.type == "MESH" else None
+    if key is None:
+        return
+    index = settings.takes_index
+    _preview(obj, key, index if 0 <= index < len(settings.takes) else -1)
 
 
 def _take_context(operator, context):
@@ -117,7 +140,8 @@ def _chosen_take(operator, context):
         return None, None, -1
     index = operator.index if operator.index >= 0 else obj.mouthpiece.takes_index
     if not 0 <= index < len(obj.mouthpiece.takes):
-        operator.report({"ERROR"}, "Pick a take in the list first")
+        operator.report({"ERROR"}, "The original animation is shown: click a take in the Takes list to "
+                                   "preview it, then use it")
         return None, None, -1
     return obj, key, index
 
@@ -139,8 +163,6 @@ class MOUTHPIECE_OT_preview_take(bpy.types.Operator):
             self.report({"ERROR"}, f"There is no take {self.index + 1}")
             return {"CANCELLED"}
         _preview(obj, key, self.index)
-        if self.index >= 0:
-            obj.mouthpiece.takes_index = self.index
         return {"FINISHED"}
 
 
@@ -202,17 +224,18 @@ class MOUTHPIECE_OT_delete_take(_OnTake, bpy.types.Operator):
         if obj is None:
             return {"CANCELLED"}
         settings = obj.mouthpiece
-        if settings.previewing == index:
+        previewed = settings.previewing
+        if previewed == index:  # the take on screen goes: back to the original
             _preview(obj, key, -1)
-        elif settings.previewing > index:
-            settings.previewing -= 1
+            previewed = -1
         action = settings.takes[index].action
         settings.takes.remove(index)
         if action is not None:
             bpy.data.actions.remove(action)
-        settings.takes_index = min(settings.takes_index, len(settings.takes) - 1)
         if not len(settings.takes):
             discard_takes(obj, key)
+        else:  # the same take stays on screen and selected, one row up if it was below
+            _preview(obj, key, previewed - 1 if previewed > index else previewed)
         return {"FINISHED"}
 
 

@@ -1,6 +1,13 @@
 import bpy
 
 
+def takes_index_changed(settings, context) -> None:
+    """The update of the takes list's active row: the selected take is the previewed one."""
+    from .operator import selection_changed  # the operators import the properties
+
+    selection_changed(settings)
+
+
 class MouthpieceTake(bpy.types.PropertyGroup):
     # ``name`` (built in): the label shown in the list
     seed: bpy.props.IntProperty(name="Seed", description="The seed that reproduces this take")

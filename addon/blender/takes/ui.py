@@ -1,4 +1,4 @@
-"""The Takes sub-panel: the list of variations, one click to preview, Apply and Delete."""
+"""The Takes sub-panel: the list of variations (selecting one previews it), Apply and Delete."""
 
 import bpy
 
@@ -14,8 +14,12 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
         op = row.operator("mouthpiece.preview_take", text="", emboss=False,
                           icon="HIDE_OFF" if previewing else "HIDE_ON")
         op.index = index
-        row.label(text=item.name)
-        row.label(text=f"seed {item.seed}")
+        # "Take 16" needs 42 px at 1x, "seed 2147483646" 98: the seed gets the room.
+        split = row.split(factor=0.36, align=True)
+        split.label(text=item.name)
+        seed = split.row(align=True)
+        seed.active = False
+        seed.label(text=f"seed {item.seed}")
         op = row.operator("mouthpiece.delete_take", text="", icon="X", emboss=False)
         op.index = index
 
@@ -37,13 +41,20 @@ class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
             ui_text.label(layout, context, "Variations makes several takes of the range to compare here",
                           icon="INFO")
             return
-        layout.label(text=f"Frames {settings.takes_start}-{settings.takes_end}")
-        row = layout.row(align=True)
-        op = row.operator("mouthpiece.preview_take", text="Original", depress=settings.previewing < 0,
-                          icon="HIDE_OFF" if settings.previewing < 0 else "HIDE_ON")
+        split = layout.split(factor=0.45, align=True)
+        op = split.operator("mouthpiece.preview_take", text="Original", depress=settings.previewing < 0,
+                            icon="HIDE_OFF" if settings.previewing < 0 else "HIDE_ON")
         op.index = -1
+        split.label(text=f"Frames {settings.takes_start}-{settings.takes_end}")
+        # The active row is the take on screen (selecting a row previews it), and the one Apply keeps.
         layout.template_list("MOUTHPIECE_UL_takes", "", settings, "takes", settings, "takes_index", rows=3)
+        index = settings.takes_index
+        chosen = settings.takes[index] if 0 <= index < len(settings.takes) else None
         row = layout.row(align=True)
-        row.operator("mouthpiece.apply_take", text="Apply Selected", icon="CHECKMARK").index = -1
-        row.operator("mouthpiece.use_take_seed", text="", icon="RNDCURVE").index = -1
-        row.operator("mouthpiece.discard_takes", text="Discard All", icon="TRASH")
+        keep = row.row(align=True)
+        keep.enabled = chosen is not None  # on the original there is nothing to apply
+        keep.operator("mouthpiece.apply_take", text=f"Apply {chosen.name}" if chosen else "Apply Selected",
+                      icon="CHECKMARK").index = -1
+        keep.operator("mouthpiece.use_take_seed", text="", icon="RNDCURVE").index = -1
+        # An icon (its tooltip: Discard Takes), so that "Apply Take 16" fits a default-width sidebar.
+        row.operator("mouthpiece.discard_takes", text="", icon="TRASH")
