@@ -110,6 +110,7 @@ class GuiSession:
     display: str = ""
     sidecar_url: str = ""
     sidecar_token: str = ""
+    size: str = DISPLAY_SIZE  # the virtual screen, WIDTHxHEIGHTxDEPTH
 
     def __post_init__(self):
         self.root = chroot_root()
@@ -127,7 +128,7 @@ class GuiSession:
         self.requests.mkdir(parents=True)
         shutil.copy(AGENT, self.host_work / "agent.py")
         xvfb_log = open(self.host_work / "xvfb.log", "w")
-        self._spawn(["Xvfb", self.display, "-screen", "0", DISPLAY_SIZE, "-nolisten", "tcp"], xvfb_log)
+        self._spawn(["Xvfb", self.display, "-screen", "0", self.size, "-nolisten", "tcp"], xvfb_log)
         self._wait_for(lambda: (host_path(f"/tmp/.X11-unix/X{self.display.lstrip(':')}")).exists(),
                        "Xvfb to listen", xvfb_log.name)
         env = {"DISPLAY": self.display, "MOUTHPIECE_URL": self.sidecar_url, "MOUTHPIECE_TOKEN": self.sidecar_token}

@@ -270,3 +270,20 @@ def test_variations_and_inbetween_over_a_preview_range(work, sidecar, installed,
         assert jaw[hi - 5 - first] == pytest.approx(0.1, abs=1e-6)
         assert max(jaw[lo + 6 - first], jaw[lo + 7 - first]) <= 0.8 + 1e-3
     assert scene["object"]
+
+
+def test_takes_are_reachable_at_1080p_with_rig_open(work, sidecar, installed, tmp_path):
+    """A full-HD screen, every panel as it opens by default (Rig open, its mapping list folded under
+    the summary line): after Variations the Takes panel's Apply button is on screen without
+    scrolling the sidebar (find_operator_button hovers only what is visible)."""
+    wav = work / "speech.wav"
+    harness.speech_wav(harness.host_path(wav))
+    with harness.GuiSession(work, sidecar_url=sidecar.url, sidecar_token=sidecar.token, size="1920x1080x24") as gui:
+        harness.setup_scene(gui, wav, SOUND_START_FRAME)
+        gui.call("result = open_sidebar_tab('Mouthpiece')")
+        gui.call("bpy.context.scene.mouthpiece.takes = 3\nbpy.ops.mouthpiece.auto_map()")
+        assert click_and_wait(gui, "mouthpiece.variations") == {"error": None, "cancelled": False}
+        gui.call("result = wait(0.5)")
+        gui.screenshot(tmp_path / "takes_1080p.png")
+        button = gui.call("result = find_operator_button('mouthpiece.apply_take')")
+        assert button["y"] < 1080
