@@ -113,7 +113,7 @@ def test_keys_between_turning_points_stay_monotone():
     rng = random.Random(5)
     noisy = [min(1.0, max(0.0, v + rng.uniform(-0.004, 0.004))) for v in values]
     keys = kr.reduce_keys(noisy, 0.01)
-    turns = set(kr.turning_points(noisy, 0.01)) | {0, len(noisy) - 1}
+    turns = set(kr.turning_points(noisy, 0.02)) | {0, len(noisy) - 1}
     marks = [j for j, f in enumerate(keys.frames) if f in turns]
     for a, b in zip(marks, marks[1:]):
         run = keys.values[a:b + 1]

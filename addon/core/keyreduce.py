@@ -8,10 +8,10 @@ the curve exactly as Blender does (solve x(t) = frame on each cubic segment, the
 
 How keys are placed (``reduce_keys``), as an animator keys a performance:
 
-1. Turning points: the curve's peaks and troughs whose swing is more than the tolerance, found
-   with hysteresis (a peak counts once the curve has fallen more than the tolerance below it), so
-   every jaw opening, every lip closure and every blink is keyed at its exact generated value and
-   frame. Wiggles smaller than the tolerance are not turning points.
+1. Turning points: the curve's peaks and troughs whose swing is more than the tolerance band
+   (twice the tolerance), found with hysteresis (a peak counts once the curve has fallen that far
+   below it), so every jaw opening, every lip closure and every blink is keyed at its exact
+   generated value and frame. A wiggle that fits inside the band is not a turning point.
 2. While a segment misses a sample by more than the tolerance, its worst sample gets a key. That
    key's value moves the curve there only as far as it must (to within ``PULL`` of the tolerance
    from the sample) and stays between the segment's two key values where that allows, so
@@ -327,8 +327,8 @@ def reduce_keys(
     """Keys so the Bezier curve through them is within ``tolerance`` of ``values`` at every sample.
 
     ``values[i]`` is the sample at frame ``first_frame + i``. The keys always hold the first and
-    last index, every index in ``keep`` (pins) and the turning points (``turning_points`` at the
-    tolerance), each with its sample value. Then, while a segment misses a sample by more than
+    last index, every index in ``keep`` (pins) and the turning points (``turning_points`` at twice
+    the tolerance: swings that do not fit in the tolerance band), each with its sample value. Then, while a segment misses a sample by more than
     the tolerance, its worst sample gets a key whose value moves the curve there only as far as
     it must, to within PULL x tolerance of the sample, and stays between the segment's two key
     values where that allows: so a key added between two turning points keeps the curve
@@ -340,7 +340,7 @@ def reduce_keys(
     v = [float(x) for x in values]
     if n <= 2:
         return Keys(list(range(n)), v)
-    anchors = sorted({0, n - 1, *turning_points(v, tolerance), *(i for i in keep if 0 <= i < n)})
+    anchors = sorted({0, n - 1, *turning_points(v, 2.0 * tolerance), *(i for i in keep if 0 <= i < n)})
     key_value = {i: v[i] for i in anchors}
     # The keyed frames as a linked list, and each key's handles (reach and height, left and right)
     # until a new neighbour changes them.
