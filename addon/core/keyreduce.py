@@ -299,19 +299,21 @@ def _weights(span: int, reach1: float, reach2: float) -> list[tuple[float, float
     x1, x2 = reach1, span - reach2
     c1, c2, c3 = 3.0 * x1, 3.0 * x2 - 6.0 * x1, span - 3.0 * x2 + 3.0 * x1
     w = []
-    t = 0.0
+    t, step = 0.0, 1.0 / c1  # dt per frame at t = 0
     for k in range(1, span):
-        t = k / span if t == 0.0 else t
+        t += step  # the tangent's guess from the previous frame
         for _ in range(50):
             f = ((c3 * t + c2) * t + c1) * t - k
+            d = (3.0 * c3 * t + 2.0 * c2) * t + c1
             if -1e-11 < f < 1e-11:
                 break
-            d = (3.0 * c3 * t + 2.0 * c2) * t + c1
             nt = t - f / d if d > 0.0 else -1.0
             if not 0.0 < nt < 1.0:  # never for these shapes; the exact solver decides
                 t = solve_t(float(k), 0.0, x1, x2, float(span))
+                d = (3.0 * c3 * t + 2.0 * c2) * t + c1
                 break
             t = nt
+        step = 1.0 / d if d > 0.0 else 0.0
         mt = 1.0 - t
         w.append((mt * mt * mt, 3.0 * mt * mt * t, 3.0 * mt * t * t, t * t * t))
     _WEIGHTS[shape] = w
@@ -386,15 +388,21 @@ def reduce_keys(
             ka = BezierKey((float(a), y0), (0.0, 0.0), (a + reach1, y1))
             kb = BezierKey((float(b), y3), (b - reach2, y2), (0.0, 0.0))
             curve = [_segment_value(ka, kb, float(a + k)) for k in range(1, span)]
+            errs = [abs(c - x) for c, x in zip(curve, seg)]
         else:
-            curve = [w0 * y0 + w1 * y1 + w2 * y2 + w3 * y3 for w0, w1, w2, w3 in _weights(span, reach1, reach2)]
-        errs = [abs(c - x) for c, x in zip(curve, seg)]
+            weights = _weights(span, reach1, reach2)
+            errs = [abs(w0 * y0 + w1 * y1 + w2 * y2 + w3 * y3 - x) for (w0, w1, w2, w3), x in zip(weights, seg)]
         worst = max(errs)
         if worst <= tolerance:
             continue
         k = errs.index(worst)
         m, x = a + 1 + k, seg[k]
-        value = min(max(curve[k], x - pull), x + pull)
+        if reach1 + reach2 <= span:
+            w0, w1, w2, w3 = weights[k]
+            here = w0 * y0 + w1 * y1 + w2 * y2 + w3 * y3
+        else:
+            here = curve[k]
+        value = min(max(here, x - pull), x + pull)
         low, high = (y0, y3) if y0 <= y3 else (y3, y0)
         if low <= x + pull and high >= x - pull:
             value = min(max(value, low), high)
