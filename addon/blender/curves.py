@@ -4,10 +4,12 @@ Writing replaces the keys inside a frame range and leaves the curve outside it e
 evaluated values included. The range reaches half a frame past its first and last frame (the
 keys it replaces are those within that reach). New keys are Bezier keys with AUTO_CLAMPED handles
 and the keyframe type GENERATED, which is how Mouthpiece tells its own keys from the animator's:
-any other key on a mapped channel is a pin. Key positions come from ``addon.core.keyreduce``; a
-last pass evaluates the written F-curve in Blender and adds a key wherever the curve misses a
-sample by more than the tolerance (curves an animator set to Continuous Acceleration smoothing,
-or the held edges, shape the curve differently from the reducer's model).
+any other key on a mapped channel is a pin. Key positions and values come from
+``addon.core.keyreduce``, which models Blender's curve exactly from the keys it places; a last
+pass evaluates the written F-curve in Blender where that model cannot know it (next to the keys
+outside the range and to the pins, whose handles are not the reducer's; everywhere on curves an
+animator set to Continuous Acceleration smoothing) and adds a key wherever the curve misses a
+sample by more than the tolerance.
 
 Holding the edges: a Bezier segment that crosses an edge of the range, from the last key outside
 to a key inside that is about to be replaced, would be reshaped by the new keys, and so would the
