@@ -100,6 +100,19 @@ def _key_at(fc, frame):
     return next(kp for kp in fc.keyframe_points if kp.co[0] == frame)
 
 
+def test_simplify_sets_the_tolerance_generate_writes_with(head):
+    settings = bpy.context.scene.mouthpiece
+    assert settings.key_mode == "REDUCED" and settings.simplify == pytest.approx(keyreduce.DEFAULT_SIMPLIFY)
+    assert settings.tolerance == pytest.approx(0.02)
+    counts = []
+    for simplify, tolerance in ((0.0, 0.002), (1.0, 0.2)):
+        settings.simplify = simplify
+        assert settings.tolerance == pytest.approx(tolerance)
+        fc = curves.ensure_fcurve(head.data.shape_keys, "jawOpen")
+        counts.append(curves.write_range(fc, 1, _speech_like(200, seed=7), settings.tolerance, keep_pins=False))
+    assert counts[0] > 2 * counts[1]
+
+
 def test_every_frame_mode(head):
     fc = curves.ensure_fcurve(head.data.shape_keys, "mouthFunnel")
     values = _speech_like(40, seed=3)
