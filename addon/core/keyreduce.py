@@ -28,15 +28,11 @@ in shape-key value). Between sample frames auto-clamped handles never overshoot 
 neighbouring keys' values. ``tolerance_for`` maps the panel's Simplify amount to a tolerance.
 """
 
-
 from __future__ import annotations
 
-import bisect
 import math
-import operator
 from dataclasses import dataclass
 from typing import Sequence
-
 
 # Blender's auto-handle length factor (curve.cc: ``len *= 2.5614f``).
 _HANDLE_FACTOR = 2.5614
@@ -299,7 +295,7 @@ def _weights(span: int, reach1: float, reach2: float) -> list[tuple[float, float
     x1, x2 = reach1, span - reach2
     c1, c2, c3 = 3.0 * x1, 3.0 * x2 - 6.0 * x1, span - 3.0 * x2 + 3.0 * x1
     w = []
-    t, step = 0.0, 1.0 / c1  # dt per frame at t = 0
+    t, step = 0.0, (1.0 / c1 if c1 > 0.0 else 0.0)  # dt per frame at t = 0
     for k in range(1, span):
         t += step  # the tangent's guess from the previous frame
         for _ in range(50):
@@ -329,12 +325,13 @@ def reduce_keys(
     """Keys so the Bezier curve through them is within ``tolerance`` of ``values`` at every sample.
 
     ``values[i]`` is the sample at frame ``first_frame + i``. The keys always hold the first and
-    last index, every index in ``keep`` (pins) and the turning points (``turning_points`` at twice
-    the tolerance: swings that do not fit in the tolerance band), each with its sample value. Then, while a segment misses a sample by more than
-    the tolerance, its worst sample gets a key whose value moves the curve there only as far as
-    it must, to within PULL x tolerance of the sample, and stays between the segment's two key
-    values where that allows: so a key added between two turning points keeps the curve
-    monotone, and the curve follows the performance without the sampler's wobble.
+    last index, every index in ``keep`` (pins) and the turning points (``turning_points`` at
+    twice the tolerance: swings that do not fit in the tolerance band), each with its sample
+    value. Then, while a segment misses a sample by more than the tolerance, its worst sample
+    gets a key whose value moves the curve there only as far as it must, to within PULL x
+    tolerance of the sample, and stays between the segment's two key values where that allows:
+    so a key added between two turning points keeps the curve monotone, and the curve follows
+    the performance without the sampler's wobble.
     """
     n = len(values)
     if tolerance < 0 or math.isnan(tolerance):
