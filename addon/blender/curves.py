@@ -4,10 +4,12 @@ Writing replaces the keys inside a frame range and leaves the curve outside it e
 evaluated values included. The range reaches half a frame past its first and last frame (the
 keys it replaces are those within that reach). New keys are Bezier keys with AUTO_CLAMPED handles
 and the keyframe type GENERATED, which is how Mouthpiece tells its own keys from the animator's:
-any other key on a mapped channel is a pin. Key positions come from ``addon.core.keyreduce``; a
-last pass evaluates the written F-curve in Blender and adds a key wherever the curve misses a
-sample by more than the tolerance (curves an animator set to Continuous Acceleration smoothing,
-or the held edges, shape the curve differently from the reducer's model).
+any other key on a mapped channel is a pin. Key positions and values come from
+``addon.core.keyreduce``, which models Blender's curve exactly from the keys it places; a last
+pass evaluates the written F-curve in Blender where that model cannot know it (next to the keys
+outside the range and to the pins, whose handles are not the reducer's; everywhere on curves an
+animator set to Continuous Acceleration smoothing) and adds a key wherever the curve misses a
+sample by more than the tolerance.
 
 Holding the edges: a Bezier segment that crosses an edge of the range, from the last key outside
 to a key inside that is about to be replaced, would be reshaped by the new keys, and so would the
@@ -326,30 +328,57 @@ def write_range(fcurve, start: int, values: list[float], tolerance: float | None
     holds = _plan_holds(fcurve, start, end, context, keep_pins)
     _remove_keys_in_range(fcurve, start, end, keep_pins)
     written = _apply_holds(fcurve, holds)
-    if tolerance is None:
-        chosen = list(range(len(values)))
-    else:
-        chosen = keyreduce.reduce_keys(values, tolerance, keep=pin_offsets)
     pinned = set(pin_offsets)
-    chosen = [i for i in chosen if i not in pinned]
-    _append_keys(fcurve, [float(start + i) for i in chosen], [values[i] for i in chosen])
+    if tolerance is None:
+        chosen = [i for i in range(len(values)) if i not in pinned]
+        keyed = [values[i] for i in chosen]
+    else:
+        reduced = keyreduce.reduce_keys(values, tolerance, keep=pin_offsets)
+        chosen = [i for i in reduced.frames if i not in pinned]
+        keyed = [y for i, y in zip(reduced.frames, reduced.values) if i not in pinned]
+    _append_keys(fcurve, [float(start + i) for i in chosen], keyed)
     fcurve.update()
     _join_holds(fcurve, holds)
     fcurve.update()
     written += len(chosen)
     if tolerance is not None:
-        written += _meet_tolerance(fcurve, start, values, tolerance, pinned)
+        written += _meet_tolerance(fcurve, start, values, tolerance, pinned,
+                                   _unmodelled(fcurve, reduced.frames, pin_offsets))
     return written
 
 
-def _meet_tolerance(fcurve, start: int, values: list[float], tolerance: float, pinned: set[int]) -> int:
-    """Key the frames where Blender's evaluated curve misses its sample; returns keys added."""
+def _unmodelled(fcurve, frames: list[int], pins: list[int]) -> list[int] | None:
+    """The offsets where Blender's curve may differ from the reducer's model of it (None: all).
+
+    The reducer reproduces Blender's auto-clamped handles exactly, from key positions alone, for
+    a curve without auto smoothing. It cannot know the handles of the range's first and last
+    keys, which Blender computes from the keys outside (edge keys, the animator's keys), nor of
+    the pins, whose handles are the animator's: so the first and last segment and the two keys
+    on each side of a pin. Curves with Continuous Acceleration smoothing differ everywhere.
+    """
+    if fcurve.auto_smoothing != "NONE" or len(frames) < 3:
+        return None
+    spans = [(frames[0], frames[1]), (frames[-2], frames[-1])]
+    where = {f: j for j, f in enumerate(frames)}
+    for pin in pins:
+        j = where[pin]
+        spans.append((frames[max(0, j - 2)], frames[min(len(frames) - 1, j + 2)]))
+    return sorted({i for lo, hi in spans for i in range(lo, hi + 1)})
+
+
+def _meet_tolerance(fcurve, start: int, values: list[float], tolerance: float, pinned: set[int],
+                    check: list[int] | None = None) -> int:
+    """Key the frames where Blender's evaluated curve misses its sample; returns keys added.
+    ``check``: the offsets to look at first (None: all); once a key is added, all are."""
     added = 0
+    evaluate = fcurve.evaluate
+    limit = tolerance + _SLACK
     while True:
-        misses = [i for i, v in enumerate(values)
-                  if i not in pinned and abs(fcurve.evaluate(start + i) - v) > tolerance + _SLACK]
+        offsets = range(len(values)) if check is None else check
+        misses = [i for i in offsets if i not in pinned and abs(evaluate(start + i) - values[i]) > limit]
         if not misses:
             return added
+        check = None
         end = start + len(values) - 1
         existing = {int(round(kp.co[0])) - start for kp in fcurve.keyframe_points
                     if start - 0.5 < kp.co[0] < end + 0.5}
@@ -367,7 +396,7 @@ def _meet_tolerance(fcurve, start: int, values: list[float], tolerance: float, p
                 runs.append(run)
                 run = [i]
         runs.append(run)
-        worst = [max(r, key=lambda i: abs(fcurve.evaluate(start + i) - values[i])) for r in runs]
+        worst = [max(r, key=lambda i: abs(evaluate(start + i) - values[i])) for r in runs]
         _append_keys(fcurve, [float(start + i) for i in worst], [values[i] for i in worst])
         fcurve.update()
         added += len(worst)

@@ -64,6 +64,55 @@ def test_reduced_keys_meet_the_tolerance_in_blender(head, tolerance):
     assert max(abs(fc.evaluate(20 + i / 4) - keyreduce.evaluate(model, 20 + i / 4)) for i in range(600)) < 1e-5
 
 
+def test_closures_are_crisp_and_the_sampler_shake_is_not_drawn(head):
+    """Blender's own curve: every closure (the mouth shut between openings) evaluates to exactly
+    its generated value, and sub-tolerance frame-to-frame shake leaves no wobble: between the
+    written curve's turning points it is monotone."""
+    rng = random.Random(11)
+    values = [max(0.0, v + rng.uniform(-0.005, 0.005)) if v > 0.0 else 0.0 for v in _speech_like(300, seed=2)]
+    fc = curves.ensure_fcurve(head.data.shape_keys, "jawOpen")
+    curves.write_range(fc, 1, values, 0.02, keep_pins=True)
+    drawn = [fc.evaluate(1 + i) for i in range(len(values))]
+    assert max(abs(d - v) for d, v in zip(drawn, values)) <= 0.02 + 1e-6
+    closures = [i for i in range(1, len(values) - 1) if values[i] == 0.0 and values[i - 1] > 0.1]
+    assert len(closures) > 10 and all(abs(drawn[i]) <= 1e-7 for i in closures)
+    wiggles = keyreduce.turning_points(drawn, 0.0)
+    assert len(wiggles) <= len(keyreduce.turning_points(values, 0.02)) + 2
+    keys = {round(kp.co[0]) - 1 for kp in fc.keyframe_points}
+    assert all(i in keys or drawn[i] >= max(drawn[i - 1], drawn[i + 1]) - 1e-9
+               or drawn[i] <= min(drawn[i - 1], drawn[i + 1]) + 1e-9 for i in wiggles)
+
+
+def test_a_pin_whose_value_the_generated_curve_misses_is_still_met_within_tolerance(head):
+    """The reducer models pins at the generated value with auto handles; Blender draws the
+    animator's value and handles. The check in Blender around each pin keys what that needs."""
+    fc = curves.ensure_fcurve(head.data.shape_keys, "mouthFunnel")
+    kp = fc.keyframe_points.insert(40, 0.75, keyframe_type="KEYFRAME")
+    kp.handle_left_type = kp.handle_right_type = "VECTOR"
+    fc.update()
+    values = [0.5 + 0.3 * math.sin(i / 12.0) for i in range(60)]  # frames 20..79: slow, few keys
+    curves.write_range(fc, 20, values, 0.03, keep_pins=True)
+    assert _key_at(fc, 40).co[1] == pytest.approx(0.75) and _key_at(fc, 40).type == "KEYFRAME"
+    assert max(abs(fc.evaluate(20 + i) - v) for i, v in enumerate(values) if i != 20) <= 0.03 + 1e-6
+
+
+def _key_at(fc, frame):
+    return next(kp for kp in fc.keyframe_points if kp.co[0] == frame)
+
+
+def test_simplify_sets_the_tolerance_generate_writes_with(head):
+    settings = bpy.context.scene.mouthpiece
+    assert settings.key_mode == "REDUCED" and settings.simplify == pytest.approx(keyreduce.DEFAULT_SIMPLIFY)
+    assert settings.tolerance == pytest.approx(0.02)
+    counts = []
+    for simplify, tolerance in ((0.0, 0.002), (1.0, 0.2)):
+        settings.simplify = simplify
+        assert settings.tolerance == pytest.approx(tolerance)
+        fc = curves.ensure_fcurve(head.data.shape_keys, "jawOpen")
+        counts.append(curves.write_range(fc, 1, _speech_like(200, seed=7), settings.tolerance, keep_pins=False))
+    assert counts[0] > 2 * counts[1]
+
+
 def test_every_frame_mode(head):
     fc = curves.ensure_fcurve(head.data.shape_keys, "mouthFunnel")
     values = _speech_like(40, seed=3)

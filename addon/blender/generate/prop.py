@@ -3,7 +3,7 @@
 import bpy
 
 from ...core.jobplan import GROUP_LABELS
-from ...core.keyreduce import DEFAULT_TOLERANCE
+from ...core.keyreduce import DEFAULT_SIMPLIFY, tolerance_for
 
 
 def _group_toggle(group: str):
@@ -29,13 +29,16 @@ class MouthpieceSceneSettings(bpy.types.PropertyGroup):
     )
     key_mode: bpy.props.EnumProperty(
         name="Keys",
-        items=(("REDUCED", "Reduced", "Fewer Bezier keys, within the tolerance of the generated curve"),
+        items=(("REDUCED", "Reduced", "Keys on the peaks, closures and pins, and only as many between as it takes "
+                                      "to stay within the Simplify tolerance of the generated curve"),
                ("EVERY_FRAME", "Every Frame", "A key on every frame")),
         default="REDUCED",
     )
-    tolerance: bpy.props.FloatProperty(
-        name="Tolerance", default=DEFAULT_TOLERANCE, min=0.0, soft_min=0.001, max=0.2, precision=3,
-        description="Largest difference between the keyed curve and the generated one, at any frame",
+    simplify: bpy.props.FloatProperty(
+        name="Simplify", default=DEFAULT_SIMPLIFY, min=0.0, max=1.0, subtype="FACTOR",
+        description="Fewer keys (right) or a closer fit (left): the keyed curve stays within 0.002 (at 0) "
+                    "to 0.2 (at 1) of the generated one at every frame, 0.02 at the default 0.5. Peaks, lip "
+                    "closures and pins are always keyed exactly",
     )
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same result")
     use_random_seed: bpy.props.BoolProperty(name="Random Seed", default=False,
@@ -61,3 +64,8 @@ class MouthpieceSceneSettings(bpy.types.PropertyGroup):
         name="Mouth Lead", default=0.0, min=-24.0, max=24.0, soft_min=-4.0, soft_max=4.0, step=100, precision=1,
         description="Frames by which the mouth leads the sound (negative: lags). Animators often lead by 1-2 "
                     "frames so the shape reads as the sound is heard")
+
+    @property
+    def tolerance(self) -> float:
+        """The largest difference between the keyed curve and the generated one (from Simplify)."""
+        return tolerance_for(self.simplify)

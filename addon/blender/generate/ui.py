@@ -66,7 +66,8 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
         col.prop(settings, "key_mode", expand=True)
         sub = col.column()
         sub.active = settings.key_mode == "REDUCED"
-        sub.prop(settings, "tolerance")
+        sub.prop(settings, "simplify", slider=True)
+        sub.label(text=f"Within {settings.tolerance:.3f} of the generated curve")
         header, panel = layout.panel("mouthpiece_generate_options", default_closed=True) \
             if hasattr(layout, "panel") else (None, None)
         if header is not None:
