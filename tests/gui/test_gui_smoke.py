@@ -217,7 +217,10 @@ def assert_outside_kept_and_joined(before, after, lo, hi, first):
         steps = [abs(v[i + 1] - v[i]) for i in range(len(v) - 1)]
         edges = (lo - 1 - first, hi - first)
         elsewhere = max(s for i, s in enumerate(steps) if i not in edges)
-        assert max(steps[i] for i in edges) <= max(elsewhere, 0.01) + 1e-6, path
+        # Reduced keys pass within the tolerance (0.02 at the default Simplify) of the generated
+        # frames, edges included: a step below it is key reduction, not a seam.
+        assert max(steps[i] for i in edges) <= max(elsewhere, 0.02) + 1e-6, \
+            (path, [steps[i] for i in edges], elsewhere, v[edges[0] - 2:edges[0] + 4], v[edges[1] - 2:edges[1] + 4])
 
 
 def test_variations_and_inbetween_over_a_preview_range(work, sidecar, installed, tmp_path):
@@ -281,7 +284,8 @@ def test_takes_are_reachable_at_1080p_with_rig_open(work, sidecar, installed, tm
     with harness.GuiSession(work, sidecar_url=sidecar.url, sidecar_token=sidecar.token, size="1920x1080x24") as gui:
         harness.setup_scene(gui, wav, SOUND_START_FRAME)
         gui.call("result = open_sidebar_tab('Mouthpiece')")
-        gui.call("bpy.context.scene.mouthpiece.takes = 3\nbpy.ops.mouthpiece.auto_map()")
+        gui.call("s = bpy.context.scene\ns.mouthpiece.takes = 3\nbpy.ops.mouthpiece.auto_map()\n"
+                 "s.use_preview_range = True\ns.frame_preview_start, s.frame_preview_end = 30, 80")
         assert click_and_wait(gui, "mouthpiece.variations") == {"error": None, "cancelled": False}
         gui.call("result = wait(0.5)")
         gui.screenshot(tmp_path / "takes_1080p.png")

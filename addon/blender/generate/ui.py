@@ -43,15 +43,18 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
         row.operator("mouthpiece.keys_to_pins", icon="KEYFRAME_HLT")
         col.operator("mouthpiece.regenerate_range", icon="FILE_REFRESH")
         col.separator()
-        col.label(text="Channels:")
-        grid = col.grid_flow(row_major=True, columns=3, even_columns=True, align=True)
+        # The channel groups an operation writes, as toggles beside their heading (rows are what
+        # keeps the Takes panel on a 1080p screen with Rig open).
+        split = col.split(factor=0.28, align=True)
+        split.label(text="Channels")
+        grid = split.grid_flow(row_major=True, columns=3, even_columns=True, align=True)
         for group in arkit.GROUPS:
             grid.prop(settings, f"use_{group}", toggle=True)
 
         layout.use_property_split = True
         layout.use_property_decorate = False
         col = layout.column()
-        col.prop(settings, "audio_source", expand=True)
+        col.row().prop(settings, "audio_source", expand=True)
         if settings.audio_source == "STRIP":
             editor = scene.sequence_editor
             if editor is not None:
@@ -63,11 +66,14 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
             ui_text.label(col, context, "Add a sound strip in the Video Sequencer", icon="ERROR")
         col.prop(settings, "use_pins")
         col.prop(settings, "offset")
-        col.prop(settings, "key_mode", expand=True)
-        sub = col.column()
+        # Full width, not split: "Every Frame" and the slider's text must not be cut at the default
+        # sidebar width; the slider says the tolerance it gives (no extra row).
+        keys = layout.column(align=True)
+        keys.use_property_split = False
+        keys.row(align=True).prop(settings, "key_mode", expand=True)
+        sub = keys.row(align=True)
         sub.active = settings.key_mode == "REDUCED"
-        sub.prop(settings, "simplify", slider=True)
-        sub.label(text=f"Within {settings.tolerance:.3f} of the generated curve")
+        sub.prop(settings, "simplify", slider=True, text=f"Simplify (\u00b1{settings.tolerance:.3f})")
         header, panel = layout.panel("mouthpiece_generate_options", default_closed=True) \
             if hasattr(layout, "panel") else (None, None)
         if header is not None:
