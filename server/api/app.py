@@ -42,7 +42,8 @@ def _field_path(loc) -> str:
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
+    # A body that is itself an array: its items are body[0], body[1], ...
+    return "body" + text if text.startswith("[") else text or "body"
 
 
 def _validation_message(errors) -> tuple[str, str]:
@@ -185,6 +186,13 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
         # The body is read here but parsed, validated and decoded on an upload thread: a 64 MiB
         # body takes a second of JSON parsing that must not stall the event loop.
         if not uploads.enter():
+            # Drained, not kept: answering before the body is read would make the kernel reset the
+            # connection under a client still sending, which then never sees the 503.
+            try:
+                async for _ in request.stream():
+                    pass
+            except ClientDisconnect:
+                pass
             raise HTTPException(503, f"{uploads.max_in_flight} uploads are being read or decoded; retry shortly",
                                 headers={"Retry-After": RETRY_AFTER_S})
         handed_over = False
