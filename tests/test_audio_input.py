@@ -109,3 +109,48 @@ def test_logmel_features_run_at_100_per_second():
     a = load_audio(_encode(_speechlike(2.0), 16000))
     f = LogMelEncoder().features(a.samples)
     assert f.shape[0] == 80 and abs(f.shape[1] - 201) <= 1
+
+
+# --- what decoding may cost is bounded before decoding (issue 11) --------------------------------
+
+
+def _encode_blocks(x, rate, fmt, subtype=None):
+    """Like _encode, in one-second writes (libsndfile's Vorbis encoder crashes on one huge write)."""
+    buf = io.BytesIO()
+    with sf.SoundFile(buf, "w", rate, 1 if x.ndim == 1 else x.shape[1], format=fmt, subtype=subtype) as f:
+        for start in range(0, len(x), rate):
+            f.write(x[start:start + rate])
+    return buf.getvalue()
+
+
+def test_many_channels_are_refused_from_the_header():
+    ogg = _encode_blocks(np.zeros((48000 * 120, 64), np.float32), 48000, "OGG", "VORBIS")
+    with pytest.raises(InputError, match="64 channels; at most 8"):
+        load_audio(ogg, max_duration_s=600)
+
+
+def test_a_high_rate_is_refused_from_the_header():
+    flac = _encode_blocks(np.zeros((96000 * 120, 2), np.float32), 96000, "FLAC")
+    with pytest.raises(InputError, match="96000 Hz is outside"):
+        load_audio(flac, max_duration_s=600)
+
+
+def test_frames_times_channels_are_bounded():
+    # 8 channels x 40 s at 48 kHz are more samples than 60 s of stereo at 48 kHz: refused, though
+    # shorter than the 60 s limit; stereo of the same length passes.
+    eight = _encode_blocks(np.zeros((48000 * 40, 8), np.float32), 48000, "FLAC")
+    with pytest.raises(InputError, match="8 channels x 1920000 frames.*mix it down"):
+        load_audio(eight, max_duration_s=60)
+    stereo = load_audio(_encode_blocks(np.zeros((48000 * 40, 2), np.float32), 48000, "FLAC"), max_duration_s=60)
+    assert stereo.source_channels == 2 and stereo.duration == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("peak", [1e19, 3e38])
+def test_float_audio_past_full_scale_is_finite_and_normalised(peak):
+    x = _speechlike()
+    # Near float32's largest value, two channels would add up past it.
+    channels = np.stack([x, x], axis=1) if peak > 1e30 else x
+    loud = load_audio(_encode((channels / np.abs(x).max() * peak).astype(np.float32), 16000, "WAV", "FLOAT"))
+    assert np.all(np.isfinite(loud.samples)) and np.abs(loud.samples).max() <= 1.0 and not loud.silent
+    normal = load_audio(_encode(x, 16000, "WAV", "FLOAT"))
+    np.testing.assert_allclose(loud.samples, normal.samples, atol=1e-4)

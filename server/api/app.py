@@ -219,7 +219,9 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
                                   f"are kept {store.limits.result_ttl_s / 60:g} minutes, the last "
                                   f"{store.limits.keep_finished} of them)")
 
-    @app.get("/v1/jobs/{job_id}", operation_id="job_status", response_model=JobStatus, responses=_ERRORS, summary="A job's status and progress")
+    @app.get("/v1/jobs/{job_id}", operation_id="job_status", response_model=JobStatus,
+             responses={**_ERRORS, 200: {"links": {k: v for k, v in _JOB_LINKS.items() if k != "status"}}},
+             summary="A job's status and progress")
     async def job_status(job_id: str) -> JobStatus:
         status = store.status(job_id)
         if status is None:
