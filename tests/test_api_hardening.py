@@ -25,8 +25,9 @@ from addon.core.client import (TOKEN_SHOWN_AS, Endpoint, LocalSidecar, SidecarCl
                                private_log_path, serve_command)
 from server.api import limits
 from server.api.state import STATE_CHECK_INTERVAL_S
-from tests.sidecar_process import (JOB_GUARD_S, REPO, STARTUP_GUARD_S, b64, client, one_second,  # noqa: F401
-                                   sidecar_fixture, speech_clip, start_sidecar, wait_for)
+from tests.sidecar_process import (REPO, STARTUP_GUARD_S, b64, client, encode_audio, memory_mib,  # noqa: F401
+                                   one_second, reset_peak_memory, sidecar_fixture, speech_clip, start_sidecar,
+                                   wait_for)
 
 sidecar = sidecar_fixture()
 # Never a speed check: how long a test waits for the server to do something before failing.
@@ -36,27 +37,6 @@ GUARD_S = 60.0
 def _host_port(sidecar) -> tuple[str, int]:
     host, port = sidecar.url.removeprefix("http://").rsplit(":", 1)
     return host, int(port)
-
-
-def _peak_rss_reset(pid: int) -> None:
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM to the current RSS
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
-
-
-def _encode(samples: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> bytes:
-    out = io.BytesIO()
-    channels = 1 if samples.ndim == 1 else samples.shape[1]
-    with sf.SoundFile(out, "w", rate, channels, format=fmt, subtype=subtype) as f:
-        for start in range(0, len(samples), rate):  # libsndfile's Vorbis encoder crashes on one huge write
-            f.write(samples[start:start + rate])
-    return out.getvalue()
 
 
 # --- 1. the token in a log ------------------------------------------------------------------
@@ -119,7 +99,8 @@ def test_foreign_host_or_a_browser_origin_is_refused_on_every_route(sidecar, met
             response = c.request(method, path, headers={**sidecar.auth, **headers}, json={})
             assert response.status_code == 403, (headers, response.text)
             answer = response.json()
-            assert answer["field"] in ("Host", "Origin", "Sec-Fetch-Site") and answer["error"].startswith(answer["field"])
+            assert answer["field"] in ("Host", "Origin", "Sec-Fetch-Site")
+            assert answer["error"].startswith(answer["field"])
             assert answer["field"] == ("Host" if "Host" in headers else next(iter(headers)))
             assert not any(h.lower().startswith("access-control-") for h in response.headers)
         for name in ("127.0.0.1", "localhost", "[::1]"):
@@ -143,7 +124,7 @@ def _reject_constant(name):
 
 def test_float_audio_far_past_full_scale_gives_finite_curves(client):
     speech, rate = sf.read(io.BytesIO(speech_clip(1.0)), dtype="float32")
-    loud = _encode((speech * 1e19).astype(np.float32), rate, "WAV", "FLOAT")
+    loud = encode_audio((speech * 1e19).astype(np.float32), rate, "WAV", "FLOAT")
     created = client.post("/v1/jobs", json={"audio": b64(loud), "steps": 2, "seed": 1})
     assert created.status_code == 202, created.text
     assert wait_for(client, created.json()["id"])["status"] == "done"
@@ -153,7 +134,8 @@ def test_float_audio_far_past_full_scale_gives_finite_curves(client):
     assert takes.shape == (1, 30, arkit.NUM_CHANNELS) and np.all(np.isfinite(takes))
     assert np.all((takes >= 0) & (takes <= 1))
     # The same clip at its normal level moves the face the same way: the level was normalised.
-    normal = client.post("/v1/jobs", json={"audio": b64(_encode(speech, rate, "WAV", "FLOAT")), "steps": 2, "seed": 1})
+    normal_level = b64(encode_audio(speech, rate, "WAV", "FLOAT"))
+    normal = client.post("/v1/jobs", json={"audio": normal_level, "steps": 2, "seed": 1})
     wait_for(client, normal.json()["id"])
     same = np.array([t["frames"] for t in client.get(f"/v1/jobs/{normal.json()['id']}/result").json()["takes"]])
     assert np.abs(same - takes).max() < 0.05
@@ -194,23 +176,23 @@ def test_a_job_whose_takes_are_not_finite_fails_clearly(poisoned_checkpoint, tmp
 
 
 def test_many_channel_ogg_of_silence_is_refused_from_its_header(sidecar, client):
-    ogg = _encode(np.zeros((48000 * 120, 64), np.float32), 48000, "OGG", "VORBIS")
+    ogg = encode_audio(np.zeros((48000 * 120, 64), np.float32), 48000, "OGG", "VORBIS")
     assert len(ogg) < 2 * 1024 * 1024  # a small file that decodes to 1.5 GB of float32
-    _peak_rss_reset(sidecar.process.pid)
-    before = _peak_rss_mib(sidecar.process.pid)
+    reset_peak_memory(sidecar.process.pid)
+    before = memory_mib(sidecar.process.pid)
     response = client.post("/v1/jobs", json={"audio": b64(ogg)})
     assert response.status_code == 422 and response.json()["field"] == "audio"
     assert "64 channels" in response.json()["error"]
-    assert _peak_rss_mib(sidecar.process.pid) - before < 100, "the refused file was decoded anyway"
+    assert memory_mib(sidecar.process.pid) - before < 100, "the refused file was decoded anyway"
 
 
 def test_high_rate_flac_is_refused_before_decoding(sidecar, client):
-    flac = _encode(np.zeros((96000 * 120, 2), np.float32), 96000, "FLAC")
-    _peak_rss_reset(sidecar.process.pid)
-    before = _peak_rss_mib(sidecar.process.pid)
+    flac = encode_audio(np.zeros((96000 * 120, 2), np.float32), 96000, "FLAC")
+    reset_peak_memory(sidecar.process.pid)
+    before = memory_mib(sidecar.process.pid)
     response = client.post("/v1/jobs", json={"audio": b64(flac)})
     assert response.status_code == 422 and "96000 Hz" in response.json()["error"]
-    assert _peak_rss_mib(sidecar.process.pid) - before < 100, "the refused file was decoded anyway"
+    assert memory_mib(sidecar.process.pid) - before < 100, "the refused file was decoded anyway"
 
 
 def test_kept_results_are_bounded_by_bytes(tiny_checkpoint, tmp_path, one_second):
@@ -242,7 +224,7 @@ def _two_results_in_a_small_budget(client, one_second):
 def slow_upload() -> str:
     """Three minutes of 48 kHz noise as OGG: seconds of decoding and resampling per upload."""
     noise = np.random.default_rng(0).uniform(-0.3, 0.3, 48000 * 180).astype(np.float32)
-    return b64(_encode(noise, 48000, "OGG", "VORBIS"))
+    return b64(encode_audio(noise, 48000, "OGG", "VORBIS"))
 
 
 def test_health_and_status_answer_while_uploads_are_in_flight(sidecar, client, one_second, slow_upload):

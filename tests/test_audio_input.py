@@ -9,6 +9,7 @@ import soundfile as sf
 from server.audio import SAMPLE_RATE, load_audio
 from server.errors import InputError
 from server.features import LogMelEncoder
+from tests.sidecar_process import encode_audio
 
 
 def _speechlike(seconds=1.5, rate=16000, seed=0):
@@ -114,23 +115,14 @@ def test_logmel_features_run_at_100_per_second():
 # --- what decoding may cost is bounded before decoding (issue 11) --------------------------------
 
 
-def _encode_blocks(x, rate, fmt, subtype=None):
-    """Like _encode, in one-second writes (libsndfile's Vorbis encoder crashes on one huge write)."""
-    buf = io.BytesIO()
-    with sf.SoundFile(buf, "w", rate, 1 if x.ndim == 1 else x.shape[1], format=fmt, subtype=subtype) as f:
-        for start in range(0, len(x), rate):
-            f.write(x[start:start + rate])
-    return buf.getvalue()
-
-
 def test_many_channels_are_refused_from_the_header():
-    ogg = _encode_blocks(np.zeros((48000 * 120, 64), np.float32), 48000, "OGG", "VORBIS")
+    ogg = encode_audio(np.zeros((48000 * 120, 64), np.float32), 48000, "OGG", "VORBIS")
     with pytest.raises(InputError, match="64 channels; at most 8"):
         load_audio(ogg, max_duration_s=600)
 
 
 def test_a_high_rate_is_refused_from_the_header():
-    flac = _encode_blocks(np.zeros((96000 * 120, 2), np.float32), 96000, "FLAC")
+    flac = encode_audio(np.zeros((96000 * 120, 2), np.float32), 96000, "FLAC")
     with pytest.raises(InputError, match="96000 Hz is outside"):
         load_audio(flac, max_duration_s=600)
 
@@ -138,10 +130,10 @@ def test_a_high_rate_is_refused_from_the_header():
 def test_frames_times_channels_are_bounded():
     # 8 channels x 40 s at 48 kHz are more samples than 60 s of stereo at 48 kHz: refused, though
     # shorter than the 60 s limit; stereo of the same length passes.
-    eight = _encode_blocks(np.zeros((48000 * 40, 8), np.float32), 48000, "FLAC")
+    eight = encode_audio(np.zeros((48000 * 40, 8), np.float32), 48000, "FLAC")
     with pytest.raises(InputError, match="8 channels x 1920000 frames.*mix it down"):
         load_audio(eight, max_duration_s=60)
-    stereo = load_audio(_encode_blocks(np.zeros((48000 * 40, 2), np.float32), 48000, "FLAC"), max_duration_s=60)
+    stereo = load_audio(encode_audio(np.zeros((48000 * 40, 2), np.float32), 48000, "FLAC"), max_duration_s=60)
     assert stereo.source_channels == 2 and stereo.duration == pytest.approx(40.0)
 
 

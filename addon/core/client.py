@@ -355,7 +355,8 @@ def private_log_path() -> Path:
 
 def open_private_log(path: str | os.PathLike) -> int:
     """A new file, mode 0600 from its first byte; never an existing file, never through a link."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))  # Windows has neither
     try:
         return os.open(path, flags, 0o600)
     except FileExistsError:
