@@ -25,6 +25,7 @@ from server.api.models import ErrorBody, Health, JobCreated, JobRequest, JobResu
 from server.api.prepare import FieldError, prepare
 from server.api.security import (LOOPBACK_NAMES, BodyLimitMiddleware, RequestOriginMiddleware,
                                  TokenMiddleware)
+from server.audio import MAX_INPUT_CHANNELS
 
 RESULT_DECIMALS = 6  # 1e-6 of a [0, 1] coefficient is far below what any rig shows
 RESULT_ROWS_PER_CHUNK = 2048  # frames serialised at a time: a 10-minute take is never all text at once
@@ -84,8 +85,14 @@ class UploadGate:
         """``fn(*args)`` on an upload thread; the slot is given back when it returns."""
         loop = asyncio.get_running_loop()
         future = self._pool.submit(fn, *args)
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.leave))
+        future.add_done_callback(lambda _: self._leave_from_thread(loop))
         return await asyncio.wrap_future(future)
+
+    def _leave_from_thread(self, loop) -> None:
+        try:
+            loop.call_soon_threadsafe(self.leave)
+        except RuntimeError:
+            pass  # the loop has closed: the server is gone, and its count with it
 
 
 def _parse_job(raw: bytes, max_audio_seconds: float):
@@ -166,7 +173,9 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
                      "max_keys": limits.MAX_KEYS, "max_seed": limits.MAX_SEED,
                      "max_pending_jobs": store.limits.max_pending,
                      "keep_finished_jobs": store.limits.keep_finished,
-                     "result_ttl_seconds": store.limits.result_ttl_s}
+                     "result_ttl_seconds": store.limits.result_ttl_s,
+                     "keep_result_bytes": store.limits.keep_result_bytes,
+                     "max_audio_channels": MAX_INPUT_CHANNELS, "max_uploads_in_flight": uploads.max_in_flight}
 
     # health, status and cancel are async: they only read memory under the store's short lock,
     # so they answer on the event loop without waiting for a thread.

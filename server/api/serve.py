@@ -173,6 +173,7 @@ def serve_main(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=False,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="off", server_header=False,
                             http=guarded_protocol(max_connections=max(1, args.max_connections)),
+                            ws="none",  # no WebSocket routes: an upgrade would only skip the HTTP checks
                             timeout_keep_alive=limits.KEEP_ALIVE_S)
     uv_server = _Server(config, store, started)
     store.start()
