@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from server.api.limits import StoreLimits
+from addon.core import arkit
+from server.api.limits import RESULT_VALUE_BYTES, StoreLimits
 from server.api.prepare import PreparedJob
 from server.errors import GenerationCancelled, InputError
 
@@ -41,10 +42,7 @@ class ResultTooLarge(ValueError):
 
 
 def result_bytes(samples: int, frames: int) -> int:
-    from addon.core.arkit import NUM_CHANNELS
-    from server.api.limits import RESULT_VALUE_BYTES
-
-    return samples * frames * NUM_CHANNELS * RESULT_VALUE_BYTES
+    return samples * frames * arkit.NUM_CHANNELS * RESULT_VALUE_BYTES
 
 
 @dataclass
@@ -278,8 +276,6 @@ def _not_finite(takes: np.ndarray) -> str | None:
     if not len(bad):
         return None
     take, frame, channel = (int(v) for v in bad[0])
-    from addon.core.arkit import CHANNELS
-
     return (f"the model produced {len(bad)} values that are not finite numbers (first: take {take}, frame {frame}, "
-            f"{CHANNELS[channel]} = {takes[take, frame, channel]}); nothing was kept. The checkpoint or the "
+            f"{arkit.CHANNELS[channel]} = {takes[take, frame, channel]}); nothing was kept. The checkpoint or the "
             "device may be faulty: try --device cpu, or another checkpoint")
