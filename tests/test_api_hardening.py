@@ -222,46 +222,88 @@ def _two_results_in_a_small_budget(client, one_second):
 
 @pytest.fixture(scope="module")
 def slow_upload() -> str:
-    """Three minutes of 48 kHz noise as OGG: seconds of decoding and resampling per upload."""
+    """Three minutes of 48 kHz noise as OGG: a long decode and resampling per upload."""
     noise = np.random.default_rng(0).uniform(-0.3, 0.3, 48000 * 180).astype(np.float32)
     return b64(encode_audio(noise, 48000, "OGG", "VORBIS"))
 
 
-def test_health_and_status_answer_while_uploads_are_in_flight(sidecar, client, one_second, slow_upload):
-    job = client.post("/v1/jobs", json={"audio": one_second, "steps": 2}).json()
+def _eventually_health(sidecar, condition) -> dict:
+    deadline = time.monotonic() + GUARD_S
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{sidecar.url}/v1/health", timeout=GUARD_S).json()
+        if condition(health):
+            return health
+        time.sleep(0.01)
+    raise AssertionError(f"health never showed the expected uploads: {health}")
+
+
+def test_every_upload_slot_taken_health_and_status_still_answer(sidecar, client, one_second):
+    job = client.post("/v1/jobs", json={"audio": one_second, "steps": 1}).json()
+    host, port = _host_port(sidecar)
+    body = json.dumps({"audio": one_second, "steps": 1, "lip_closure": 0}).encode()
+    head = (f"POST /v1/jobs HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {sidecar.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    # Uploads that have sent half their body hold every slot while they are read.
+    held = [socket.create_connection((host, port)) for _ in range(limits.MAX_UPLOADS_IN_FLIGHT)]
+    for sock in held:
+        sock.sendall(head + body[: len(body) // 2])
+    health = _eventually_health(sidecar, lambda h: h["uploads_in_flight"] == limits.MAX_UPLOADS_IN_FLIGHT)
+    assert health["status"] == "ok"
+    # Every slot is taken: status still answers, and one more upload is refused at once.
+    assert client.get(f"/v1/jobs/{job['id']}").status_code == 200
+    refused = client.post("/v1/jobs", json={"audio": one_second, "steps": 1})
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5", refused.text
+    assert "uploads" in refused.json()["error"]
+    for sock in held:  # the held uploads finish and are queued as jobs
+        sock.sendall(body[len(body) // 2:])
+    for sock in held:
+        response = _response_head(sock)
+        assert response.startswith(b"HTTP/1.1 202"), response[:200]
+        sock.close()
+    _eventually_health(sidecar, lambda h: h["uploads_in_flight"] == 0)
+
+
+def _response_head(sock: socket.socket) -> bytes:
+    sock.settimeout(GUARD_S)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_health_answers_throughout_many_slow_uploads(sidecar, slow_upload):
     uploads = 45
-    answers: list[tuple[int, dict]] = []
-    lock = threading.Lock()
-    refused_all = threading.Event()
+    codes: list[tuple[int, str | None]] = []
+    clients = [sidecar.client() for _ in range(uploads)]  # made before, so the uploads start together
+    done = threading.Event()
 
-    def upload():
-        with sidecar.client() as c:
-            response = c.post("/v1/jobs", json={"audio": slow_upload, "steps": 1, "lip_closure": 0})
-        with lock:
-            answers.append((response.status_code, dict(response.headers)))
-            if sum(code == 503 for code, _ in answers) >= uploads - limits.MAX_UPLOADS_IN_FLIGHT:
-                refused_all.set()
+    def upload(c):
+        response = c.post("/v1/jobs", json={"audio": slow_upload, "steps": 1, "lip_closure": 0})
+        if response.status_code == 202:  # not run: the later tests measure the sidecar's memory
+            c.delete(f"/v1/jobs/{response.json()['id']}")
+        codes.append((response.status_code, response.headers.get("retry-after")))
+        if len(codes) == uploads:
+            done.set()
 
-    threads = [threading.Thread(target=upload) for _ in range(uploads)]
+    threads = [threading.Thread(target=upload, args=(c,)) for c in clients]
     for t in threads:
         t.start()
-    assert refused_all.wait(GUARD_S), answers  # all beyond the limit are refused at once
-    with lock:
-        accepted_before = sum(code == 202 for code, _ in answers)
-    health = httpx.get(f"{sidecar.url}/v1/health", timeout=GUARD_S)
-    status = client.get(f"/v1/jobs/{job['id']}")
-    with lock:
-        accepted_by_then = sum(code == 202 for code, _ in answers)
+    seen_in_flight = []
+    while not done.is_set():  # health answers while they are read and decoded
+        health = httpx.get(f"{sidecar.url}/v1/health", timeout=GUARD_S)
+        assert health.status_code == 200
+        seen_in_flight.append(health.json()["uploads_in_flight"])
     for t in threads:
         t.join()
-    assert health.status_code == 200 and status.status_code == 200
-    # Answered while admitted uploads were still decoding (before the patch, health waited for
-    # a thread behind them: 7.6-8.1 s).
-    assert accepted_by_then < limits.MAX_UPLOADS_IN_FLIGHT, (accepted_before, accepted_by_then)
-    codes = sorted(code for code, _ in answers)
-    assert codes == [202] * limits.MAX_UPLOADS_IN_FLIGHT + [503] * (uploads - limits.MAX_UPLOADS_IN_FLIGHT)
-    refused = [headers for code, headers in answers if code == 503]
-    assert all(headers.get("retry-after") == "5" for headers in refused)
+    for c in clients:
+        c.close()
+    assert max(seen_in_flight) >= 2  # answered while decodes were under way
+    assert {code for code, _ in codes} <= {202, 503}
+    assert all(retry == "5" for code, retry in codes if code == 503)
+    assert sum(code == 202 for code, _ in codes) >= limits.MAX_UPLOADS_IN_FLIGHT
 
 
 # --- 6. read timeouts and the connection cap ----------------------------------------------------------

@@ -185,7 +185,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
         return Health(version=server.__version__, model=str(info.get("model", "unknown")),
                       fps=float(info.get("fps", 30.0)), channels=list(arkit.CHANNELS),
                       device=str(info.get("device", "cpu")), queue_length=store.queue_length(),
-                      limits=health_limits)
+                      uploads_in_flight=uploads.in_flight, limits=health_limits)
 
     @app.post("/v1/jobs", operation_id="create_job", response_model=JobCreated, status_code=202,
               responses={**_ERRORS, 202: {"links": _JOB_LINKS}}, summary="Queue a generation job",

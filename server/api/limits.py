@@ -17,9 +17,10 @@ MAX_EXISTING_ROWS = int(MAX_AUDIO_SECONDS * MAX_FPS) + 1
 MAX_CHANNEL_NAME = 128
 # Uploads are read and decoded off the request threads, on UPLOAD_WORKERS threads of their own;
 # at most MAX_UPLOADS_IN_FLIGHT are admitted (read, waiting or decoding) and more get 503, so
-# bodies held at once are bounded (6 x 64 MiB) and health and status never wait behind them.
+# bodies held at once are bounded (12 x 64 MiB) and health and status never wait behind them.
+# 12 leaves room for a pipeline's 8 concurrent clients (tests/test_api_load.py).
 UPLOAD_WORKERS = 2
-MAX_UPLOADS_IN_FLIGHT = 6
+MAX_UPLOADS_IN_FLIGHT = 12
 # Connections: more open at once are refused with 503. A client must finish its request line
 # and headers within HEADER_TIMEOUT_S of connecting (or of starting the next request on a
 # kept-alive connection), send body bytes at least every BODY_IDLE_TIMEOUT_S, and the whole

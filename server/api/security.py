@@ -158,7 +158,7 @@ class RequestOriginMiddleware:
         split = _split_host(host)
         if split is None or split[0] not in self.allowed_names or (split[1] is not None and split[1] != self.port):
             return "Host", (f"{host[:100]!r} is not this sidecar: connect through one of {shown} on port "
-                            f"{self.port} (a start with --allow-host NAME adds a name)")
+                            f"{self.port} (start the sidecar with --allow-host NAME to add a name)")
         for name, value in headers:
             if name == b"origin":
                 return "Origin", (f"requests from web pages ({value.decode('latin-1')[:100]!r}) are refused; "
