@@ -64,8 +64,8 @@ class UploadGate:
     """Job uploads are read and decoded here, never on the request threads that answer health
     and status: at most ``max_in_flight`` at once (from the first byte read to the job queued),
     decoded on ``workers`` threads of their own; more are answered 503 with Retry-After at once,
-    before their body is read. A slot is given back when the decode really ends, even when the
-    client has gone."""
+    their body drained without being kept. A slot is given back when the decode really ends,
+    even when the client has gone."""
 
     def __init__(self, workers: int = limits.UPLOAD_WORKERS, max_in_flight: int = limits.MAX_UPLOADS_IN_FLIGHT):
         self.max_in_flight = max_in_flight
@@ -192,8 +192,8 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": {"$ref": "#/components/schemas/JobRequest"}}}}})
     async def create_job(request: Request, response: Response) -> JobCreated:
-        # The body is read here but parsed, validated and decoded on an upload thread: a 64 MiB
-        # body takes a second of JSON parsing that must not stall the event loop.
+        # The body is read here but parsed, validated and decoded on an upload thread: 64 MiB of
+        # `existing` curves take up to a second of JSON parsing, which must not stall the event loop.
         if not uploads.enter():
             # Drained, not kept: answering before the body is read would make the kernel reset the
             # connection under a client still sending, which then never sees the 503.
