@@ -450,3 +450,19 @@ def test_deep_nesting_and_huge_integers_get_400_naming_the_field(client, body, f
     answer = response.json()
     assert answer["field"] == field and answer["error"].startswith(field + ":"), answer
     assert client.get("/v1/health").status_code == 200
+
+
+def test_a_kept_alive_connection_that_stalls_in_its_next_request_is_closed(sidecar):
+    host, port = _host_port(sidecar)
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(f"GET /v1/health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        first = _response_head(sock)
+        assert first.startswith(b"HTTP/1.1 200")
+        head, _, body = first.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length"))
+        while len(body) < length:  # the rest of the health body, so what follows is the next answer
+            body += sock.recv(length - len(body))
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\n")  # the next request stalls in its headers
+        rest = _closed_by_server(sock)
+        assert b"HTTP/1.1 408" in rest, rest[-300:]

@@ -99,7 +99,8 @@ def guarded_protocol(max_connections: int = limits.MAX_CONNECTIONS,
                 # The application is not reading (it is busy); the client is not the slow one.
                 self._arm_body()
                 return
-            if self.cycle is None or not self.cycle.response_started:
+            # In the headers phase no response is under way (self.cycle may be the previous request's).
+            if self._phase == "headers" or self.cycle is None or not self.cycle.response_started:
                 what = "headers" if self._phase == "headers" else "body"
                 self.transport.write(_raw_response(
                     408, "Request Timeout",
