@@ -66,8 +66,7 @@ def guarded_protocol(max_connections: int = limits.MAX_CONNECTIONS,
                 if self._phase != "headers":  # the first bytes of the next request on this connection
                     self._begin("headers", header_timeout_s)
             elif state is h11.SEND_BODY:
-                if self._phase != "body":
-                    self._phase = "body"
+                self._phase = "body"
                 self._arm_body()  # every chunk of body restarts the idle wait
             elif self._phase is not None and state is not h11.IDLE:
                 self._disarm()  # the whole request is in
