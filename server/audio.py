@@ -27,6 +27,9 @@ MAX_INPUT_CHANNELS = 8  # 7.1 at most; the model hears one mixed-down channel an
 # highest rate. A many-channel file gets proportionally less time.
 COST_CHANNELS = 2
 DECODE_BLOCK_FRAMES = 65536  # one block of 8 channels is 2 MiB of float32
+# libsndfile reports SF_COUNT_MAX frames for a file of unknown length (which it then cannot read
+# in blocks either); no real file comes near 2**62 frames.
+UNKNOWN_FRAMES = 2**62
 TARGET_RMS_DBFS = -23.0
 MAX_GAIN_DB = 30.0  # quiet speech is lifted, but a noise floor is not blown up into speech
 SILENCE_PEAK = 1e-4  # below this peak the input is treated as silence (about -80 dBFS)
@@ -119,6 +122,9 @@ def _read(source, max_duration_s: float) -> tuple[np.ndarray, int, int, float]:
 
 
 def _check_header(name: str, rate: int, channels: int, frames: int, max_duration_s: float) -> None:
+    if frames >= UNKNOWN_FRAMES:
+        raise InputError(f"audio: {name} does not say how long it is (a stream written without its length, "
+                         "e.g. FLAC from a pipe); export it as a complete WAV, FLAC or OGG file")
     if not (MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE):
         raise InputError(f"audio: sample rate {rate} Hz is outside {MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz; "
                          "resample it (e.g. to 16000 or 48000 Hz)")

@@ -146,3 +146,12 @@ def test_float_audio_past_full_scale_is_finite_and_normalised(peak):
     assert np.all(np.isfinite(loud.samples)) and np.abs(loud.samples).max() <= 1.0 and not loud.silent
     normal = load_audio(_encode(x, 16000, "WAV", "FLOAT"))
     np.testing.assert_allclose(loud.samples, normal.samples, atol=1e-4)
+
+
+def test_a_file_that_does_not_say_its_length_is_refused_clearly():
+    flac = bytearray(encode_audio(_speechlike(2.0), 16000, "FLAC"))
+    streaminfo = 8  # after "fLaC" and the block header; total samples are its bits 108-143
+    packed = int.from_bytes(flac[streaminfo + 10:streaminfo + 18], "big") & ~((1 << 36) - 1)  # 0: unknown
+    flac[streaminfo + 10:streaminfo + 18] = packed.to_bytes(8, "big")
+    with pytest.raises(InputError, match="does not say how long it is"):
+        load_audio(bytes(flac))
