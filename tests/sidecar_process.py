@@ -56,12 +56,12 @@ class Sidecar:
         return self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
 
 
-def start_sidecar(checkpoint, state_dir: Path, *extra: str, env: dict | None = None) -> Sidecar:
-    """Start the server and wait for its one startup line on stdout."""
+def start_sidecar(checkpoint, state_dir: Path, *extra: str, env: dict | None = None, repo: Path = REPO) -> Sidecar:
+    """Start the server (the code in ``repo``) and wait for its one startup line on stdout."""
     state_file = Path(state_dir) / "sidecar.json"
     command = [sys.executable, "-m", "server", "serve", "--port", "0", "--checkpoint", str(checkpoint),
                "--threads", "1", "--state-file", str(state_file), *extra]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, **(env or {})})
     line = _read_line(process)
     startup = json.loads(line) if line else {}
@@ -134,6 +134,31 @@ def speech_clip(seconds: float) -> bytes:
     out = io.BytesIO()
     sf.write(out, samples, rate, format="WAV", subtype="PCM_16")
     return out.getvalue()
+
+
+def encode_audio(samples: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> bytes:
+    """A sound file's bytes; written a second at a time (libsndfile's Vorbis encoder crashes on
+    one huge write of many channels)."""
+    out = io.BytesIO()
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    with sf.SoundFile(out, "w", rate, channels, format=fmt, subtype=subtype) as f:
+        for start in range(0, len(samples), rate):
+            f.write(samples[start:start + rate])
+    return out.getvalue()
+
+
+def reset_peak_memory(pid: int) -> None:
+    """Make the process's peak resident memory (VmHWM) its current one (Linux)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def memory_mib(pid: int, field: str = "VmHWM") -> float:
+    """VmHWM (peak resident memory) or VmRSS of a process, in MiB (Linux)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no {field} for process {pid}")
 
 
 def b64(data: bytes) -> str:

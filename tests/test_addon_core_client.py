@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from addon.core import arkit, client
-from addon.core.client import Endpoint, LocalSidecar, SidecarClient, SidecarError, SidecarUnreachable
+from addon.core.client import (Endpoint, LocalSidecar, SidecarClient, SidecarError, SidecarTimedOut,
+                               SidecarUnreachable)
 
 
 def test_environment_overrides_preferences_and_state_file(tmp_path):
@@ -56,7 +57,8 @@ def test_sidecar_that_never_answers_times_out():
     try:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         c = SidecarClient(Endpoint(url, None, "environment"), timeout=0.3)
-        with pytest.raises(SidecarUnreachable, match="did not answer in time"):
+        # Timed out, not refused: it may be busy, and the add-on must not start a second one.
+        with pytest.raises(SidecarTimedOut, match="did not answer in time"):
             c.status("abc")
     finally:
         listener.close()
@@ -174,6 +176,17 @@ def test_parse_result():
     assert fps == 25.0 and takes[0].seed == 5 and takes[0].curves["jawOpen"] == [0.17] * 3
     with pytest.raises(SidecarError, match="malformed"):
         client.parse_result({"fps": 25})
+    with pytest.raises(SidecarError, match="not a finite number"):
+        client.parse_result({"fps": 25, "channels": list(arkit.CHANNELS),
+                             "takes": [{"seed": 5, "frames": [rows[0][:17] + [float("nan")] + rows[0][18:]]}]})
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_a_reply_with_nan_is_refused(http, constant):
+    http.replies.append((200, b'{"id": "j", "fps": 30, "channels": [], "takes": [{"seed": 1, "frames": [[' + constant
+                         + b"]]}]}"))
+    with pytest.raises(SidecarError, match="NaN or infinity"):
+        _client(http).result("j")
 
 
 _FAKE_READY = """

@@ -18,8 +18,12 @@ def raw_connection(sidecar) -> socket.socket:
     return socket.create_connection((host, int(port)))
 
 
+def host_header(sidecar) -> str:
+    return sidecar.url.removeprefix("http://")  # the sidecar answers only the names it is bound to
+
+
 def post_head(sidecar, length: int) -> bytes:
-    return (f"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {sidecar.token}\r\n"
+    return (f"POST /v1/jobs HTTP/1.1\r\nHost: {host_header(sidecar)}\r\nAuthorization: Bearer {sidecar.token}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n").encode()
 
 
@@ -54,7 +58,7 @@ def test_client_gone_mid_download(sidecar, client, one_second):
     assert wait_for(client, job["id"])["status"] == "done"
     for _ in range(3):
         with raw_connection(sidecar) as s:
-            s.sendall(f"GET /v1/jobs/{job['id']}/result HTTP/1.1\r\nHost: x\r\n"
+            s.sendall(f"GET /v1/jobs/{job['id']}/result HTTP/1.1\r\nHost: {host_header(sidecar)}\r\n"
                       f"Authorization: Bearer {sidecar.token}\r\n\r\n".encode())
             assert s.recv(1024).startswith(b"HTTP/1.1 200")
     result = client.get(f"/v1/jobs/{job['id']}/result").json()

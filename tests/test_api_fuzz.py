@@ -1,7 +1,11 @@
 """Fuzz every endpoint in the server's own /openapi.json with schemathesis: valid and invalid
-bodies, path values and numbers, each answered without a 5xx and as the spec documents."""
+bodies, path values and numbers, each answered without a 5xx and as the spec documents; and
+stateful runs that follow the spec's links from a job created with real audio to its status,
+result and cancel, so the fuzzer reaches live jobs rather than 404s."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import pytest
 import schemathesis
@@ -12,11 +16,15 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_schema_conformance, status_code_conformance)
 
 from schemathesis.checks import not_a_server_error
-from tests.sidecar_process import b64, sidecar_fixture, speech_clip
+from tests.sidecar_process import b64, sidecar_fixture, speech_clip, wait_for
 
 EXAMPLES_PER_OPERATION_AND_MODE = 60  # about 360 requests in all
+STATEFUL_RUNS = 40
+STATEFUL_STEPS = 8
+MAX_FUZZED_STEPS = 4  # sampler steps of a fuzzed job: enough to run for real, short enough to finish
 
 sidecar = sidecar_fixture("--max-queue", "1000")
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +45,7 @@ def test_the_spec_lists_every_endpoint(schema):
 @pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
 def test_no_server_errors(sidecar, schema, mode):
     real_audio = b64(speech_clip(1.0))
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    checks = list(CHECKS)
     if mode is schemathesis.GenerationMode.NEGATIVE:
         checks.append(negative_data_rejection)
     positive = mode is schemathesis.GenerationMode.POSITIVE
@@ -58,5 +66,51 @@ def test_no_server_errors(sidecar, schema, mode):
         except Unsatisfiable:
             # Nothing to make invalid: health takes no input, and a job id is any string.
             assert mode is schemathesis.GenerationMode.NEGATIVE and not len(operation.body), operation.label
+    with sidecar.client() as client:
+        assert client.get("/v1/health").status_code == 200
+
+
+def test_stateful_runs_reach_live_jobs(sidecar, schema):
+    real_audio = b64(speech_clip(1.0))
+    answered: Counter = Counter()
+    created: set[str] = set()
+
+    class JobRuns(schema.as_state_machine()):
+        def before_call(self, case):
+            label = case.operation.label
+            if label == "POST /v1/jobs" and isinstance(case.body, dict):
+                case.body["audio"] = real_audio  # generated base64 is never a sound file
+                if isinstance(case.body.get("steps"), int):
+                    case.body["steps"] = min(case.body["steps"], MAX_FUZZED_STEPS)
+                else:
+                    case.body["steps"] = MAX_FUZZED_STEPS
+            elif label == "GET /v1/jobs/{job_id}/result" and case.path_parameters.get("job_id") in created:
+                # A client polls before it asks for the result; so does this run, some of the time
+                # (an early ask is a 409, which the spec allows and the run checks too).
+                if len(created) % 2:
+                    with sidecar.client() as client:
+                        if client.get(f"/v1/jobs/{case.path_parameters['job_id']}").status_code == 200:
+                            wait_for(client, case.path_parameters["job_id"])
+
+        def get_call_kwargs(self, case):
+            return {"base_url": sidecar.url, "headers": sidecar.auth, "timeout": 120}
+
+        def after_call(self, response, case):
+            super().after_call(response, case)
+            answered[case.operation.label, response.status_code] += 1
+            if case.operation.label == "POST /v1/jobs" and response.status_code == 202:
+                created.add(response.json()["id"])
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    JobRuns.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=STATEFUL_STEPS, deadline=None,
+                                  database=None, derandomize=True, suppress_health_check=list(HealthCheck)))
+    # The runs reached live jobs with real audio: queued, polled, finished and cancelled ones.
+    assert answered["POST /v1/jobs", 202] >= 5, answered
+    assert answered["GET /v1/jobs/{job_id}", 200] >= 5, answered
+    assert answered["GET /v1/jobs/{job_id}/result", 200] >= 1, answered
+    assert answered["DELETE /v1/jobs/{job_id}", 200] >= 1, answered
+    assert not any(code >= 500 for _, code in answered), answered
     with sidecar.client() as client:
         assert client.get("/v1/health").status_code == 200

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import time
 
+from server.api.state import STATE_CHECK_INTERVAL_S
 from tests.sidecar_process import b64, speech_clip, start_sidecar, wait_for
 
 
@@ -33,7 +36,10 @@ def test_sigterm_cancels_running_work_and_exits_cleanly(tiny_checkpoint, tmp_pat
 
 def test_state_file_of_a_newer_sidecar_is_left_alone(tiny_checkpoint, tmp_path):
     server = start_sidecar(tiny_checkpoint, tmp_path)
-    newer = {**server.startup, "pid": server.process.pid + 1}
+    # A live process (this one) stands for the newer sidecar: a file naming a dead one would be
+    # taken back by the running sidecar (tests/test_api_hardening.py).
+    newer = {**server.startup, "pid": os.getpid()}
     server.state_file.write_text(json.dumps(newer))
+    time.sleep(2 * STATE_CHECK_INTERVAL_S)  # the running sidecar checks it and leaves it alone
     assert server.stop() == 0
     assert json.loads(server.state_file.read_text()) == newer

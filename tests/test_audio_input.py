@@ -9,6 +9,7 @@ import soundfile as sf
 from server.audio import SAMPLE_RATE, load_audio
 from server.errors import InputError
 from server.features import LogMelEncoder
+from tests.sidecar_process import encode_audio
 
 
 def _speechlike(seconds=1.5, rate=16000, seed=0):
@@ -109,3 +110,48 @@ def test_logmel_features_run_at_100_per_second():
     a = load_audio(_encode(_speechlike(2.0), 16000))
     f = LogMelEncoder().features(a.samples)
     assert f.shape[0] == 80 and abs(f.shape[1] - 201) <= 1
+
+
+# --- what decoding may cost is bounded before decoding (issue 11) --------------------------------
+
+
+def test_many_channels_are_refused_from_the_header():
+    ogg = encode_audio(np.zeros((48000 * 120, 64), np.float32), 48000, "OGG", "VORBIS")
+    with pytest.raises(InputError, match="64 channels; at most 8"):
+        load_audio(ogg, max_duration_s=600)
+
+
+def test_a_high_rate_is_refused_from_the_header():
+    flac = encode_audio(np.zeros((96000 * 120, 2), np.float32), 96000, "FLAC")
+    with pytest.raises(InputError, match="96000 Hz is outside"):
+        load_audio(flac, max_duration_s=600)
+
+
+def test_frames_times_channels_are_bounded():
+    # 8 channels x 40 s at 48 kHz are more samples than 60 s of stereo at 48 kHz: refused, though
+    # shorter than the 60 s limit; stereo of the same length passes.
+    eight = encode_audio(np.zeros((48000 * 40, 8), np.float32), 48000, "FLAC")
+    with pytest.raises(InputError, match="8 channels x 1920000 frames.*mix it down"):
+        load_audio(eight, max_duration_s=60)
+    stereo = load_audio(encode_audio(np.zeros((48000 * 40, 2), np.float32), 48000, "FLAC"), max_duration_s=60)
+    assert stereo.source_channels == 2 and stereo.duration == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("peak", [1e19, 3e38])
+def test_float_audio_past_full_scale_is_finite_and_normalised(peak):
+    x = _speechlike()
+    # Near float32's largest value, two channels would add up past it.
+    channels = np.stack([x, x], axis=1) if peak > 1e30 else x
+    loud = load_audio(_encode((channels / np.abs(x).max() * peak).astype(np.float32), 16000, "WAV", "FLOAT"))
+    assert np.all(np.isfinite(loud.samples)) and np.abs(loud.samples).max() <= 1.0 and not loud.silent
+    normal = load_audio(_encode(x, 16000, "WAV", "FLOAT"))
+    np.testing.assert_allclose(loud.samples, normal.samples, atol=1e-4)
+
+
+def test_a_file_that_does_not_say_its_length_is_refused_clearly():
+    flac = bytearray(encode_audio(_speechlike(2.0), 16000, "FLAC"))
+    streaminfo = 8  # after "fLaC" and the block header; total samples are its bits 108-143
+    packed = int.from_bytes(flac[streaminfo + 10:streaminfo + 18], "big") & ~((1 << 36) - 1)  # 0: unknown
+    flac[streaminfo + 10:streaminfo + 18] = packed.to_bytes(8, "big")
+    with pytest.raises(InputError, match="does not say how long it is"):
+        load_audio(bytes(flac))

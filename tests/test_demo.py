@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from addon.core import curvefile
 from addon.core.arkit import INDEX
+from addon.core.client import TOKEN_SHOWN_AS
 from server.audio import load_audio
 from server.demo import story
 from server.speech.alignment import Alignment, align
@@ -76,6 +78,9 @@ def test_demo_runs_end_to_end_in_headless_blender(tiny_checkpoint, tmp_path, sam
     startup = next(json.loads(line) for line in (out / "demo_sidecar.log").read_text().splitlines()
                    if line.startswith('{"url"'))
     assert not _pid_alive(startup["pid"])
+    # The log is private and never holds the token (the state file, 0600, is where it lives).
+    assert stat.S_IMODE((out / "demo_sidecar.log").stat().st_mode) == 0o600
+    assert startup["token"] == TOKEN_SHOWN_AS
 
     result = json.loads((out / "demo_run.json").read_text())
     audio, alignment = sample

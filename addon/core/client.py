@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -38,6 +40,10 @@ class SidecarError(Exception):
 
 class SidecarUnreachable(SidecarError):
     pass
+
+
+class SidecarTimedOut(SidecarUnreachable):
+    """It did not answer in time: it may be alive and busy, so starting another is wrong."""
 
 
 class SidecarHTTPError(SidecarError):
@@ -149,18 +155,20 @@ class SidecarClient:
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-                raise SidecarUnreachable(f"{where} did not answer in time ({method} {path})") from None
+                raise SidecarTimedOut(f"{where} did not answer in time ({method} {path})") from None
             raise SidecarUnreachable(
                 f"Cannot reach {where}: {reason}. Start the sidecar (panel: Start) or fix its URL."
             ) from None
         except TimeoutError:
-            raise SidecarUnreachable(f"{where} did not answer in time ({method} {path})") from None
+            raise SidecarTimedOut(f"{where} did not answer in time ({method} {path})") from None
         except OSError as exc:
             raise SidecarUnreachable(f"Cannot reach {where}: {exc}") from None
         if not raw:
             return {}
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_refuse_non_finite)
+        except _NonFinite:
+            raise SidecarError(f"{where} sent NaN or infinity ({method} {path}); no curve was written") from None
         except ValueError:
             raise SidecarError(f"{where} sent a reply that is not JSON ({method} {path})") from None
 
@@ -211,6 +219,15 @@ class SidecarClient:
                     pass
                 return result
             time.sleep(poll_interval)
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_non_finite(name: str):
+    """json.loads calls this for NaN, Infinity and -Infinity, which are not JSON and no curve value."""
+    raise _NonFinite(name)
 
 
 def check_finished(state: dict) -> bool:
@@ -321,12 +338,53 @@ def parse_result(result: Mapping) -> tuple[float, list[Take]]:
             takes.append(Take(seed=int(take["seed"]), curves=curves))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SidecarError(f"the sidecar's result is malformed ({exc!r})") from None
+    for take in takes:
+        for channel, values in take.curves.items():
+            if not all(math.isfinite(v) for v in values):
+                raise SidecarError(f"the sidecar's result holds a value that is not a finite number "
+                                   f"({channel}, take seed {take.seed}); no curve was written")
     if not takes:
         raise SidecarError("the sidecar's result holds no takes")
     return fps, takes
 
 
 # -- a sidecar started by the add-on ----------------------------------------------------------
+
+LOG_NAME = "sidecar.log"
+TOKEN_SHOWN_AS = "<hidden: see the state file>"
+
+
+def private_log_path() -> Path:
+    """A fresh log path in a folder only this user can enter (mode 0700, unpredictable name):
+    another local user can neither read the log nor plant a file or link where it will go."""
+    return Path(tempfile.mkdtemp(prefix="mouthpiece-sidecar-")) / LOG_NAME
+
+
+def open_private_log(path: str | os.PathLike) -> int:
+    """A new file, mode 0600 from its first byte; never an existing file, never through a link."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))  # Windows has neither
+    try:
+        return os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise SidecarError(f"the sidecar's log {path} exists already; it is never reused or written through "
+                           "(a file or link left there by someone else); remove it or choose another") from None
+    except OSError as exc:
+        raise SidecarError(f"cannot create the sidecar's log {path}: {exc.strerror or exc}") from None
+
+
+def _hide_token(line: str, token: str | None) -> str:
+    """The line as it may be logged: the startup line's token, and the token anywhere, hidden."""
+    if line.startswith("{"):
+        try:
+            info = json.loads(line)
+        except ValueError:
+            info = None
+        if isinstance(info, dict) and "token" in info:
+            token = token or (str(info["token"]) if info["token"] else None)
+            line = json.dumps({**info, "token": TOKEN_SHOWN_AS})
+    return line.replace(token, TOKEN_SHOWN_AS) if token else line
+
 
 
 def serve_command(python: str, checkpoint: str = "", device: str = "") -> list[str]:
@@ -356,6 +414,8 @@ class LocalSidecar:
         self._tail: deque[str] = deque(maxlen=40)
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
+        self._log = None  # the log file, created once by the first start()
+        self._log_lock = threading.Lock()
         self.started_at = 0.0
 
     @property
@@ -365,18 +425,18 @@ class LocalSidecar:
     def start(self) -> None:
         if self.running:
             return
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        if self.log_path and self._log is None:
+            # One descriptor for the whole run: the path is never opened again, so nothing put
+            # there later is written through.
+            self._log = os.fdopen(open_private_log(self.log_path), "a", encoding="utf-8")
         try:
             self.process = subprocess.Popen(
                 self.command, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT if self.log_path is None else log,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT if self._log is None else self._log,
                 start_new_session=True,  # a Ctrl-C in Blender's terminal must not kill it mid-job
             )
         except OSError as exc:
             raise SidecarError(f"Could not start the sidecar ({' '.join(self.command)}): {exc}") from None
-        finally:
-            if self.log_path:
-                log.close()
         self.started_at = time.monotonic()
         self._reader = threading.Thread(target=self._read_stdout, name="mouthpiece-sidecar-stdout", daemon=True)
         self._reader.start()
@@ -392,10 +452,13 @@ class LocalSidecar:
     def _consume(self, stdout) -> None:
         for raw in stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            self._tail.append(line)
-            if self.log_path:
-                with open(self.log_path, "a", encoding="utf-8") as log:
-                    log.write(line + "\n")
+            token = self.ready_info.get("token") if self.ready_info else None
+            shown = _hide_token(line, token)
+            self._tail.append(shown)
+            with self._log_lock:
+                if self._log is not None:
+                    self._log.write(shown + "\n")
+                    self._log.flush()
             if self.ready_info is None and line.startswith("{"):
                 try:
                     info = json.loads(line)
@@ -470,3 +533,5 @@ class LocalSidecar:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self.process = None
+        # The log stays open: a restart appends to the file this object created, never to
+        # whatever may have been put at its path since.

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from server.api.limits import StoreLimits
+from addon.core import arkit
+from server.api.limits import RESULT_VALUE_BYTES, StoreLimits
 from server.api.prepare import PreparedJob
 from server.errors import GenerationCancelled, InputError
 
@@ -34,6 +35,14 @@ class QueueFull(RuntimeError):
 
 class ShuttingDown(RuntimeError):
     pass
+
+
+class ResultTooLarge(ValueError):
+    """The job's result alone would pass the bytes kept for results; ``str(e)`` says what to ask."""
+
+
+def result_bytes(samples: int, frames: int) -> int:
+    return samples * frames * arkit.NUM_CHANNELS * RESULT_VALUE_BYTES
 
 
 @dataclass
@@ -65,6 +74,7 @@ class JobStore:
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
         self._finished: OrderedDict[str, None] = OrderedDict()  # oldest first
+        self._kept_bytes = 0  # of the takes of the jobs in _finished
         self._running: Job | None = None
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name="mouthpiece-worker", daemon=True)
@@ -75,6 +85,11 @@ class JobStore:
         self._thread.start()
 
     def submit(self, work: PreparedJob) -> Job:
+        size = result_bytes(work.samples, work.frames)
+        if size > self.limits.keep_result_bytes:
+            raise ResultTooLarge(f"{work.samples} takes of {work.frames} frames would be a {size / 2**20:.0f} MiB "
+                                 f"result, over the {self.limits.keep_result_bytes / 2**20:.0f} MiB this sidecar "
+                                 "keeps; ask for fewer takes, a lower fps or shorter audio")
         with self._lock:
             if self._stopping:
                 raise ShuttingDown("the server is shutting down")
@@ -121,8 +136,7 @@ class JobStore:
                 job.cancel.set()
                 self._finish(job, "cancelled", stage="cancelled", register=False)
             else:
-                del self._jobs[job_id]
-                self._finished.pop(job_id, None)
+                self._forget(job_id)
             return self._describe(job)
 
     def queue_length(self) -> int:
@@ -169,20 +183,32 @@ class JobStore:
         job.finished = time.time()
         job.finished_clock = self._clock()
         if register:
-            self._finished[job.id] = None
-            self._purge()
+            self._register_finished(job)
+
+    def _register_finished(self, job: Job) -> None:
+        self._finished[job.id] = None
+        self._kept_bytes += job.takes.nbytes if job.takes is not None else 0
+        self._purge()
+
+    def _forget(self, job_id: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job_id in self._finished:
+            del self._finished[job_id]
+            if job is not None and job.takes is not None:
+                self._kept_bytes -= job.takes.nbytes
 
     def _purge(self) -> None:
+        """Drop finished jobs past their age, past the count kept, or past the bytes kept, oldest
+        first. The newest finished job always stays: submit refused any result over the bytes."""
         now = self._clock()
-        ttl, keep = self.limits.result_ttl_s, self.limits.keep_finished
+        ttl, keep, budget = self.limits.result_ttl_s, self.limits.keep_finished, self.limits.keep_result_bytes
         while self._finished:
             oldest = next(iter(self._finished))
             job = self._jobs.get(oldest)
             expired = job is None or now - job.finished_clock > ttl
-            if not expired and len(self._finished) <= keep:
+            if not expired and len(self._finished) <= keep and (self._kept_bytes <= budget or len(self._finished) == 1):
                 break
-            self._finished.popitem(last=False)
-            self._jobs.pop(oldest, None)
+            self._forget(oldest)
 
     # -- the worker -------------------------------------------------------------------
 
@@ -204,8 +230,9 @@ class JobStore:
                 with self._lock:
                     self._running = None
                     if job.id in self._jobs and job.id not in self._finished:
-                        self._finished[job.id] = None
-                    self._purge()
+                        self._register_finished(job)
+                    else:
+                        self._purge()
 
     def _run(self, job: Job, work: PreparedJob) -> None:
         def progress(fraction: float, stage: str) -> None:
@@ -227,11 +254,28 @@ class JobStore:
         except Exception as e:  # the worker must survive any engine failure and take the next job
             log.exception("job %s failed", job.id)
             status, error = "failed", f"internal error: {type(e).__name__}: {e}"
+        takes = None
+        if result is not None:
+            takes = np.asarray(result.takes, dtype=np.float32)
+            if (problem := _not_finite(takes)) is not None:
+                log.error("job %s: %s", job.id, problem)
+                status, error, takes = "failed", problem, None
         with self._lock:
             if job.status != "running":
                 return  # cancelled meanwhile: whatever the engine returned is dropped
-            if result is not None:
-                job.takes = np.asarray(result.takes, dtype=np.float32)
+            if takes is not None:
+                job.takes = takes
                 job.seeds = [int(s) for s in result.seeds]
                 job.fps = float(result.fps)
             self._finish(job, status, stage=status, error=error, register=False)
+
+
+def _not_finite(takes: np.ndarray) -> str | None:
+    """Why a result cannot be sent (a JSON number is finite; NaN would reach the rig), or None."""
+    bad = np.argwhere(~np.isfinite(takes))
+    if not len(bad):
+        return None
+    take, frame, channel = (int(v) for v in bad[0])
+    return (f"the model produced {len(bad)} values that are not finite numbers (first: take {take}, frame {frame}, "
+            f"{arkit.CHANNELS[channel]} = {takes[take, frame, channel]}); nothing was kept. The checkpoint or the "
+            "device may be faulty: try --device cpu, or another checkpoint")

@@ -18,6 +18,23 @@ MAX_SEED = 2**31 - 1  # fits every client's integer type (JavaScript, C int)
 MAX_EXISTING_ROWS = int(MAX_AUDIO_SECONDS * MAX_FPS) + 1
 MAX_CHANNEL_NAME = 128
 MAX_OFFSET_FRAMES = MAX_OFFSET_SECONDS * MAX_FPS  # the schema's bound; prepare checks it at the request's fps
+# Uploads are read and decoded off the request threads, on UPLOAD_WORKERS threads of their own;
+# at most MAX_UPLOADS_IN_FLIGHT are admitted (read, waiting or decoding) and more get 503, so
+# bodies held at once are bounded (12 x 64 MiB) and health and status never wait behind them.
+# 12 leaves room for a pipeline's 8 concurrent clients (tests/test_api_load.py).
+UPLOAD_WORKERS = 2
+MAX_UPLOADS_IN_FLIGHT = 12
+# Connections: more open at once are refused with 503. A client must finish its request line
+# and headers within HEADER_TIMEOUT_S of connecting (or of starting the next request on a
+# kept-alive connection), send body bytes at least every BODY_IDLE_TIMEOUT_S, and the whole
+# request within REQUEST_READ_TIMEOUT_S; else the connection is closed.
+MAX_CONNECTIONS = 64
+HEADER_TIMEOUT_S = 10.0
+BODY_IDLE_TIMEOUT_S = 10.0
+REQUEST_READ_TIMEOUT_S = 60.0
+KEEP_ALIVE_S = 5.0
+# Bytes per kept result value (float32)
+RESULT_VALUE_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -30,3 +47,6 @@ class StoreLimits:
     max_pending_audio_s: float = 60 * 60.0  # total audio of queued + running jobs (memory bound)
     keep_finished: int = 32
     result_ttl_s: float = 30 * 60.0
+    # Bytes of finished results kept, in all; the oldest go first. The largest job's result
+    # (16 takes x 10 minutes at 120 fps, 240 MB) fits, so a job's own result is always kept.
+    keep_result_bytes: int = 512 * 1024 * 1024

@@ -104,6 +104,7 @@ class Health(BaseModel):
     channels: list[str]
     device: str
     queue_length: int = Field(description="jobs queued or running")
+    uploads_in_flight: int = Field(default=0, description="job uploads being read or decoded")
     limits: dict[str, int | float]
 
 

@@ -1,5 +1,6 @@
-"""Who may talk to the sidecar: loopback by default, a bearer token on every endpoint but
-health, and a bounded request body. Both checks are plain ASGI middleware so that they run
+"""Who may talk to the sidecar: loopback by default, requests addressed to this sidecar by a
+name that cannot be rebound and never from a web page, a bearer token on every endpoint but
+health, and a bounded request body. The checks are plain ASGI middleware so that they run
 before any routing or body parsing, for every path (unknown ones included)."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from fastapi import HTTPException
 
 PUBLIC_PATHS = frozenset({"/v1/health"})
 MIN_TOKEN_LENGTH = 16
+# Names that always mean this machine: a DNS-rebinding page can make the browser connect to
+# 127.0.0.1, but the Host it sends is then the attacker's own name, never one of these.
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def generate_token() -> str:
@@ -110,3 +114,64 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def allowed_host_names(bound_host: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """The Host names a request may carry: the loopback names, the bound host, and ``extra``."""
+    return frozenset({*LOOPBACK_NAMES, bound_host.strip("[]").lower(), *(name.strip("[]").lower() for name in extra)})
+
+
+def _split_host(value: str) -> tuple[str, str | None] | None:
+    """``"[::1]:8765"`` -> ("::1", "8765"); ``"localhost"`` -> ("localhost", None); None if malformed."""
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        return name.lower(), rest[1:] if rest else None
+    name, colon, port = value.partition(":")
+    if ":" in port:
+        return None
+    return name.lower(), port if colon else None
+
+
+class RequestOriginMiddleware:
+    """403 unless the request names this sidecar in ``Host`` and does not come from a web page.
+
+    Host: a loopback name or the bound host, and the bound port when a port is given. That
+    defeats DNS rebinding (the page's own name is in Host). Origin: any value is refused,
+    because every client the sidecar has (the add-on, scripts, curl) sends none, and browsers
+    send one on every cross-origin and every non-GET request. ``Sec-Fetch-Site`` other than
+    ``none`` (a URL typed into the address bar) marks the remaining page-made requests.
+    """
+
+    def __init__(self, app, allowed_names: frozenset[str], port: int):
+        self.app = app
+        self.allowed_names = allowed_names
+        self.port = str(port)
+
+    def _refusal(self, headers) -> tuple[str, str] | None:
+        hosts = [value for name, value in headers if name == b"host"]
+        shown = ", ".join(sorted(self.allowed_names))
+        if len(hosts) != 1:
+            return "Host", (f"send exactly one Host header naming this sidecar ({shown}), not {len(hosts)}")
+        host = hosts[0].decode("latin-1")
+        split = _split_host(host)
+        if split is None or split[0] not in self.allowed_names or (split[1] is not None and split[1] != self.port):
+            return "Host", (f"{host[:100]!r} is not this sidecar: connect through one of {shown} on port "
+                            f"{self.port} (start the sidecar with --allow-host NAME to add a name)")
+        for name, value in headers:
+            if name == b"origin":
+                return "Origin", (f"requests from web pages ({value.decode('latin-1')[:100]!r}) are refused; "
+                                  "the sidecar serves the add-on and scripts, which send no Origin")
+            if name == b"sec-fetch-site" and value != b"none":
+                return "Sec-Fetch-Site", "requests made by a web page are refused"
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        refusal = self._refusal(scope["headers"])
+        if refusal is None:
+            return await self.app(scope, receive, send)
+        field, message = refusal
+        await _send_json(send, 403, {"error": f"{field}: {message}", "field": field})

@@ -15,9 +15,10 @@ import uvicorn
 import server
 from server.api import limits
 from server.api.app import create_app
+from server.api.connections import guarded_protocol
 from server.api.jobs import JobStore
-from server.api.security import check_token, generate_token, is_loopback
-from server.api.state import default_state_file, remove_state, write_state
+from server.api.security import allowed_host_names, check_token, generate_token, is_loopback
+from server.api.state import StateKeeper, default_state_file, remove_state, write_state
 
 log = logging.getLogger("mouthpiece.api")
 
@@ -45,8 +46,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="finished jobs kept; older ones are dropped (default %(default)s)")
     parser.add_argument("--result-ttl", type=float, default=limits.StoreLimits.result_ttl_s,
                         help="seconds a finished job's result is kept (default %(default)s)")
+    parser.add_argument("--keep-result-mib", type=float, default=limits.StoreLimits.keep_result_bytes / 2**20,
+                        help="MiB of finished results kept in all; the oldest go first (default %(default)g)")
     parser.add_argument("--max-audio-seconds", type=float, default=limits.MAX_AUDIO_SECONDS,
                         help="longest audio one job may send (default %(default)s)")
+    parser.add_argument("--max-connections", type=int, default=limits.MAX_CONNECTIONS,
+                        help="open HTTP connections at once; more are answered 503 (default %(default)s)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a further name clients may use in the Host header (besides localhost, 127.0.0.1, "
+                             "::1 and --host); repeatable")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                         help="stderr log level (default warning: a parent that never reads stderr is safe)")
 
@@ -64,8 +72,10 @@ def _fail(message: str) -> int:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(info[0], socket.SOCK_STREAM)
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+    # The protocol must be IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio sets
+    # TCP_NODELAY only on sockets that say TCP (the protocol class sets it too).
+    sock = socket.socket(info[0], socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(info[4])
@@ -114,7 +124,8 @@ def serve_main(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         return _fail(f"--port {args.port} is not a TCP port (0-65535)")
     store_limits = limits.StoreLimits(max_pending=max(1, args.max_queue), keep_finished=max(0, args.keep_results),
-                                      result_ttl_s=max(0.0, args.result_ttl))
+                                      result_ttl_s=max(0.0, args.result_ttl),
+                                      keep_result_bytes=int(max(0.0, args.keep_result_mib) * 2**20))
 
     # Bind before loading the model: a taken port fails in a moment, not after the load.
     try:
@@ -141,22 +152,29 @@ def serve_main(args: argparse.Namespace) -> int:
 
     sock.listen(128)
     store = JobStore(engine, store_limits)
-    app = create_app(engine, store, token, max_audio_seconds=args.max_audio_seconds)
+    app = create_app(engine, store, token, max_audio_seconds=args.max_audio_seconds,
+                     allowed_hosts=allowed_host_names(args.host, tuple(args.allow_host)), port=port)
     state_file = args.state_file or default_state_file()
     pid = os.getpid()
     payload = {"url": url, "token": token, "pid": pid, "model": info.get("model"), "version": server.__version__,
                "fps": info.get("fps"), "device": info.get("device"), "state_file": str(state_file)}
 
+    keeper = StateKeeper(state_file, payload)
+
     def started() -> None:
         try:
             write_state(state_file, payload)
+            keeper.start()
         except OSError as e:
             log.warning("cannot write the state file %s: %s", state_file, e)
             payload["state_file"] = None
         _announce(payload)
 
     config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=False,
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="off", server_header=False)
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="off", server_header=False,
+                            http=guarded_protocol(max_connections=max(1, args.max_connections)),
+                            ws="none",  # no WebSocket routes: an upgrade would only skip the HTTP checks
+                            timeout_keep_alive=limits.KEEP_ALIVE_S)
     uv_server = _Server(config, store, started)
     store.start()
     try:
@@ -165,6 +183,7 @@ def serve_main(args: argparse.Namespace) -> int:
         store.shutdown()
         # The worker stops at its next denoising step; on a loaded machine a step can take seconds.
         stopped = store.join(WORKER_STOP_S)
+        keeper.stop()  # before removing the file, or it would write it back
         remove_state(state_file, pid)
         sock.close()
         if not stopped:

@@ -104,7 +104,8 @@ def start_sidecar(args, work: Path) -> LocalSidecar:
     if args.threads:
         command += ["--threads", str(args.threads)]
     log_path = Path(args.out) / "demo_sidecar.log"
-    log_path.unlink(missing_ok=True)  # LocalSidecar appends: keep only this run's log
+    # LocalSidecar creates the log afresh (0600, never through a link) and hides the token in it.
+    log_path.unlink(missing_ok=True)
     sidecar = LocalSidecar(command, cwd=str(ROOT), log_path=log_path)
     sidecar.start()
     try:

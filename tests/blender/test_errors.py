@@ -2,6 +2,7 @@
 sidecar down or refusing the token, a cancelled job. And the sidecar started on demand."""
 
 import socket
+import stat
 import threading
 
 import bpy
@@ -110,6 +111,7 @@ def test_sidecar_started_on_demand_and_stopped(tiny_checkpoint, monkeypatch, tmp
     settings = ConnectionSettings(command=tuple(client.serve_command(str(PROJECT_PYTHON), tiny_checkpoint)),
                                   cwd=str(ROOT), startup_timeout=300)
     api = sidecar.connect(settings, start=True)
+    log_path, token = sidecar.local.log_path, sidecar.local.ready_info["token"]
     try:
         assert sidecar.started_here and sidecar.health.state == "connected"
         assert sidecar.health.model and sidecar.health.fps > 0 and sidecar.health.device
@@ -122,6 +124,12 @@ def test_sidecar_started_on_demand_and_stopped(tiny_checkpoint, monkeypatch, tmp
         process = sidecar.local.process
         assert sidecar.stop()
     assert process.poll() is not None and sidecar.health.state == "down"
+    # Its log is private (0600, in a 0700 folder of its own, not a guessable temp path) and
+    # never holds the token.
+    assert stat.S_IMODE(log_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
+    text = log_path.read_text()
+    assert token not in text and client.TOKEN_SHOWN_AS in text
 
 
 def test_sidecar_that_cannot_start_says_why(monkeypatch, tmp_path):

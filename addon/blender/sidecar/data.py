@@ -4,8 +4,6 @@ the panel draws (the panel never makes a network call itself)."""
 from __future__ import annotations
 
 import atexit
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -92,8 +90,10 @@ class Sidecar:
         if endpoint is not None:
             try:
                 return self._check(endpoint)
-            except client.SidecarUnreachable:
-                if endpoint.source != "state file" or not start:
+            except client.SidecarUnreachable as exc:
+                # A sidecar that is slow to answer is alive (busy): a second one would load
+                # another model and compete for the machine, so only a dead one is replaced.
+                if endpoint.source != "state file" or not start or isinstance(exc, client.SidecarTimedOut):
                     raise
                 # A state file left by a sidecar that no longer answers: start our own.
         if settings.mode == "URL":
@@ -114,8 +114,10 @@ class Sidecar:
                 if not settings.command:
                     raise SidecarError(
                         "Cannot start the sidecar: set the Mouthpiece Python (or a command) in the add-on preferences")
-                log_path = os.path.join(tempfile.gettempdir(), f"mouthpiece-sidecar-{os.getpid()}.log")
-                self.local = LocalSidecar(settings.command, cwd=settings.cwd or None, log_path=log_path)
+                # A folder of its own (0700) for each start: the log is 0600 and nobody else can
+                # read it or plant a file or link at its path in the shared temp folder.
+                self.local = LocalSidecar(settings.command, cwd=settings.cwd or None,
+                                          log_path=client.private_log_path())
                 self.local.start()
             local = self.local
         self._set_health(state="starting", message="Loading the model...", url="", source="started")
