@@ -44,10 +44,11 @@ _CLIENT_ADVICE = " Start the sidecar (panel: Start) or fix its URL."  # addon.co
 
 
 def _unreachable(exc: client.SidecarUnreachable, source: str) -> client.SidecarUnreachable:
-    """``exc`` with the advice that fits the connection mode (Start does nothing for a URL)."""
+    """``exc`` with the advice that fits the connection mode (Start does nothing for a URL); the
+    same class, so a sidecar that only timed out (SidecarTimedOut) is still told from a dead one."""
     text = str(exc).replace(_CLIENT_ADVICE, "").rstrip()
     advice = _UNREACHABLE_ADVICE.get(source, "")
-    return client.SidecarUnreachable(f"{text} {advice}".rstrip())
+    return type(exc)(f"{text} {advice}".rstrip())
 
 
 def not_running_message(settings: ConnectionSettings) -> str:
