@@ -177,6 +177,10 @@ def test_a_moved_generated_key_becomes_a_pin(speech_scene, capfd):
     kp.handle_left[1] += 0.2
     kp.handle_right[1] += 0.2
     fc.update()
+    far = next(kp for kp in fc.keyframe_points if kp.co[0] > HI + 10 and kp.type == "GENERATED")
+    far.co[1] = min(1.0, far.co[1] + 0.1)  # moved too, but outside the range: left as it is
+    far_frame = far.co[0]
+    fc.update()
     untouched_before = [key_state(k) for k in fcurve(obj, "mouthFunnel").keyframe_points if LO <= k.co[0] <= HI]
     _preview(scene)
     scene.mouthpiece.seed = 9
@@ -184,6 +188,7 @@ def test_a_moved_generated_key_becomes_a_pin(speech_scene, capfd):
     moved = [k for k in fcurve(obj, "jawOpen").keyframe_points if k.co[0] == frame]
     assert len(moved) == 1 and moved[0].type == "KEYFRAME" and moved[0].co[1] == pytest.approx(value, abs=1e-6)
     assert "1 Generated keys you moved or reshaped were kept as pins (jawOpen" in capfd.readouterr().out
+    assert next(k for k in fcurve(obj, "jawOpen").keyframe_points if k.co[0] == far_frame).type == "GENERATED"
     # Keys Mouthpiece wrote and nobody touched are still replaced.
     after = [key_state(k) for k in fcurve(obj, "mouthFunnel").keyframe_points if LO <= k.co[0] <= HI]
     assert after != untouched_before and all(s[6] == "GENERATED" for s in after)

@@ -181,6 +181,9 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
                               only=settings.audio_strip if settings.audio_source == "STRIP" else "")
     except MixdownError as exc:
         raise PlanError(str(exc)) from None
+    # Only the touched keys this job would replace count (one moved elsewhere stays as it is).
+    touched = {c: inside for c, states in touched.items()
+               if (inside := [s for s in states if write[0] - 0.5 < s.frame < write[1] + 0.5])}
     pins = [(int(round(f)) - start, c, v) for f, c, v in _pins(key, written, *write, touched)] if keep_pins else []
     ranges = jobplan.request_ranges(context_range, write, split)
     existing = _existing(key, mapping, muted, start, end) if ranges.needs_existing else None
