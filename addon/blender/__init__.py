@@ -22,6 +22,7 @@ classes = (
     sidecar_operator.MOUTHPIECE_OT_sidecar_stop,
     sidecar_operator.MOUTHPIECE_OT_sidecar_check,
     rig_operator.MOUTHPIECE_OT_auto_map,
+    rig_operator.MOUTHPIECE_OT_make_shape_keys_editable,
     generate_operator.MOUTHPIECE_OT_generate,
     generate_operator.MOUTHPIECE_OT_inbetween,
     generate_operator.MOUTHPIECE_OT_regenerate_range,
@@ -50,7 +51,9 @@ def _add_menu(self, context):
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
-    bpy.types.Object.mouthpiece = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings)
+    # Overridable, so that a library override of a linked rig can keep its own mapping and takes.
+    bpy.types.Object.mouthpiece = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings,
+                                                            override={"LIBRARY_OVERRIDABLE"})
     bpy.types.Scene.mouthpiece = bpy.props.PointerProperty(type=generate_prop.MouthpieceSceneSettings)
     bpy.types.VIEW3D_MT_mesh_add.append(_add_menu)
     sidecar_operator.check_soon()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bpy
 
 from .. import curves, prefs
-from ..rig import data as rig
+from ..rig import data as rig, writable
 from ..sidecar.operator import redraw_panels
 from . import data
 from .job import Job, PlanError, plan_job, take_values, target_key, write_take
@@ -149,6 +149,7 @@ class MOUTHPIECE_OT_pin_pose(bpy.types.Operator):
         obj = context.active_object
         try:
             key = rig.shape_key_data(obj)
+            writable.check(obj, key)
             mapping, automatic = rig.usable_mapping(obj, key)
         except rig.RigError as exc:
             self.report({"ERROR"}, str(exc))

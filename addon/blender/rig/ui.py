@@ -4,7 +4,7 @@ import bpy
 
 from ...core import arkit
 from .. import ui_text
-from . import data
+from . import data, writable
 from ..panel import SidebarPanel
 
 
@@ -56,6 +56,12 @@ class MOUTHPIECE_PT_rig(SidebarPanel, bpy.types.Panel):
             ui_text.label(layout, context, str(exc), icon="ERROR")
             layout.operator("mouthpiece.add_demo_head", icon="MONKEY")
             return
+        problem = writable.key_problem(obj, obj.data.shape_keys) or writable.settings_problem(obj)
+        if problem:
+            box = layout.box()
+            ui_text.label(box, context, problem, icon="ERROR")
+            if writable.needs_editing(obj, obj.data.shape_keys):
+                box.operator("mouthpiece.make_shape_keys_editable", icon="LIBRARY_DATA_OVERRIDE")
         settings = obj.mouthpiece
         result = data.report(obj)
         if not len(settings.mapping):
