@@ -117,8 +117,12 @@ def test_override_generate_save_reopen_keeps_the_animation(tmp_path, speech_wav,
     assert obj.data.library is None and obj.data.override_library is not None
     assert obj.data.shape_keys.library is None
     assert bpy.ops.mouthpiece.generate() == {"FINISHED"}
+    bpy.context.scene.frame_set(30)
+    assert bpy.ops.mouthpiece.pin_pose() == {"FINISHED"}
     before = kept(obj)
     assert len(before["curves"]) == arkit.NUM_CHANNELS
+    assert ((30.0, pytest.approx(fcurve(obj, "jawOpen").evaluate(30))) in
+            [(kp.co[0], kp.co[1]) for kp in fcurve(obj, "jawOpen").keyframe_points if kp.type == "KEYFRAME"])
     if mapped or KEEPS_SETTINGS_OF_UNMAPPED:
         assert [name for name, _ in before["mapping"]] == list(arkit.CHANNELS)  # stored on the override
     else:
