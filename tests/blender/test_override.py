@@ -113,7 +113,9 @@ def test_override_generate_save_reopen_keeps_the_animation(tmp_path, speech_wav,
     nothing_written(obj)
     assert snapshot(obj)["mapping"] == mapping_before
 
+    assert obj.override_library.is_system_override  # what Make makes of a mesh in an instanced collection
     assert bpy.ops.mouthpiece.make_shape_keys_editable() == {"FINISHED"}
+    assert not obj.override_library.is_system_override  # its mapping can be edited in the panel
     assert obj.data.library is None and obj.data.override_library is not None
     assert obj.data.shape_keys.library is None
     assert bpy.ops.mouthpiece.generate() == {"FINISHED"}

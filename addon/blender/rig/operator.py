@@ -29,7 +29,7 @@ class MOUTHPIECE_OT_auto_map(bpy.types.Operator):
 
 
 class MOUTHPIECE_OT_make_shape_keys_editable(bpy.types.Operator):
-    """Make this linked rig's shape keys keep their animation when the file is saved: its mesh becomes a library override for this object, and a linked Action a local copy"""
+    """Make this linked rig keep its animation when the file is saved: the object becomes an editable override, its mesh a library override for this object, and a linked Action a local copy"""
 
     bl_idname = "mouthpiece.make_shape_keys_editable"
     bl_label = "Make Shape Keys Editable"
@@ -41,7 +41,7 @@ class MOUTHPIECE_OT_make_shape_keys_editable(bpy.types.Operator):
             key = shape_key_data(obj)
             if writable.object_problem(obj):
                 raise RigError(writable.object_problem(obj))
-            done = writable.make_shape_keys_editable(obj) if writable.needs_editing(obj, key) else []
+            done = writable.make_shape_keys_editable(obj) if writable.make_editable_helps(obj, key) else []
             writable.check(obj, obj.data.shape_keys)
         except RigError as exc:
             self.report({"ERROR"}, str(exc))

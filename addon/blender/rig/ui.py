@@ -58,10 +58,9 @@ class MOUTHPIECE_PT_rig(SidebarPanel, bpy.types.Panel):
             return
         problem = writable.key_problem(obj, obj.data.shape_keys) or writable.settings_problem(obj)
         if problem:
-            box = layout.box()
-            ui_text.label(box, context, problem, icon="ERROR")
-            if writable.needs_editing(obj, obj.data.shape_keys):
-                box.operator("mouthpiece.make_shape_keys_editable", icon="LIBRARY_DATA_OVERRIDE")
+            ui_text.label(layout.box(), context, problem, icon="ERROR")
+        if writable.make_editable_helps(obj, obj.data.shape_keys):
+            layout.operator("mouthpiece.make_shape_keys_editable", icon="LIBRARY_DATA_OVERRIDE")
         settings = obj.mouthpiece
         result = data.report(obj)
         if not len(settings.mapping):

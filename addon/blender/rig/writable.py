@@ -110,11 +110,22 @@ def needs_editing(obj, key) -> bool:
     return object_problem(obj) is None and key_problem(obj, key) is not None
 
 
+def make_editable_helps(obj, key) -> bool:
+    """As ``needs_editing``, or the object is a system override (its fields greyed out)."""
+    override = obj.override_library
+    return needs_editing(obj, key) or (override is not None and override.is_system_override)
+
+
 def make_shape_keys_editable(obj) -> list[str]:
     """Make the object's mesh a library override used by this object only (other instances of
     the rig keep theirs), which brings its Key along, and give the Key a local copy of a linked
     or overridden Action. Returns what was done, for the report."""
     done = []
+    if obj.override_library is not None and obj.override_library.is_system_override:
+        # What the Outliner's Library Override > Make Editable does: the mapping list and the
+        # takes can then be edited in the panel (a system override's fields are greyed out).
+        obj.override_library.is_system_override = False
+        done.append(f"'{obj.name}' is now an editable override")
     if obj.data.library is not None:
         linked = obj.data
         mesh = linked.override_create(remap_local_usages=False)
