@@ -4,14 +4,14 @@ Pin Pose, Variations and Apply write anything.
 Shape-key animation is an Action on the mesh's Key datablock. A linked rig's Key is linked
 library data: Python can still add keys there, the face even animates, but nothing of it is
 saved (on reopening the Key comes from the library again and the Action is orphaned). A library
-override of the object alone does not change that, because the override hierarchy leaves the
-mesh, and with it the Key, linked unless something in the mesh points back into the hierarchy
-(drivers to a rig). The animation is saved when the mesh is a library override too (or local):
+override of the object alone does not change that: Object > Library Override > Make can leave
+the mesh, and with it the Key, linked (it does for the demo head in 4.5, 5.0 and 5.3). The animation is saved when the mesh is a library override too (or local):
 its Key then belongs to the override and keeps a local Action. An Action that is itself linked,
 or an override, cannot have its keys changed, so it must be local.
 
 The mapping and the takes live on the object (``Object.mouthpiece``), which is overridable; a
-linked object that is not overridden cannot store them.
+linked object that is not overridden cannot store them, nor (Blender 5) an override of an object
+on which nothing was stored in its library (``data.settings_kept``).
 """
 
 from __future__ import annotations
