@@ -1,6 +1,8 @@
 """The bpy layer. Each feature is a folder (operator.py, prop.py, ui.py, data.py); this module
 holds the one ``classes`` tuple that register()/unregister() walk, in dependency order."""
 
+import atexit
+
 import bpy
 
 from . import prefs
@@ -20,6 +22,7 @@ classes = (
     sidecar_operator.MOUTHPIECE_OT_sidecar_stop,
     sidecar_operator.MOUTHPIECE_OT_sidecar_check,
     rig_operator.MOUTHPIECE_OT_auto_map,
+    rig_operator.MOUTHPIECE_OT_make_shape_keys_editable,
     generate_operator.MOUTHPIECE_OT_generate,
     generate_operator.MOUTHPIECE_OT_inbetween,
     generate_operator.MOUTHPIECE_OT_regenerate_range,
@@ -49,13 +52,30 @@ def _add_menu(self, context):
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
-    bpy.types.Object.mouthpiece = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings)
+    # Overridable, so that a library override of a linked rig can keep its own mapping and takes.
+    bpy.types.Object.mouthpiece = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings,
+                                                            override={"LIBRARY_OVERRIDABLE"})
     bpy.types.Scene.mouthpiece = bpy.props.PointerProperty(type=generate_prop.MouthpieceSceneSettings)
     bpy.types.VIEW3D_MT_mesh_add.append(_add_menu)
     sidecar_operator.check_soon()
+    if getattr(bpy.app, "module", False):
+        atexit.register(_unregister_at_exit)
+
+
+def _unregister_at_exit():
+    """bpy as a Python module (PyPI) shuts Blender down only when the interpreter frees the
+    ``bpy`` module, and a registered class keeps it alive (Blender holds the class, the class's
+    functions hold their module, which holds ``bpy``). Blender's exit then never runs, its audio
+    thread is never stopped, and bpy 4.5's static destructors wait for that thread for ever: a
+    script that registers the add-on and ends would hang. Unregistering at exit frees ``bpy``."""
+    try:
+        unregister()
+    except Exception as exc:  # never turn a finished script into a failed one
+        print(f"Mouthpiece: unregister at exit failed: {exc!r}")
 
 
 def unregister():
+    atexit.unregister(_unregister_at_exit)
     generate_operator.cancel_running_job()
     sidecar_data.SIDECAR.stop()
     bpy.types.VIEW3D_MT_mesh_add.remove(_add_menu)

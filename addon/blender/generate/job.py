@@ -20,7 +20,7 @@ from ...core.client import JobCancelled, SidecarError
 from ...core.jobplan import PlanError
 from ...core.mixdown import MixdownError
 from .. import audio, curves, generated, prefs
-from ..rig import data as rig
+from ..rig import data as rig, writable
 from ..sidecar.data import SIDECAR
 
 
@@ -144,6 +144,7 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
     obj = context.active_object
     try:
         key = rig.shape_key_data(obj)
+        writable.check(obj, key, takes=kind == "variations")  # the result can be written and saved
         mapping, automatic = rig.usable_mapping(obj, key)
     except rig.RigError as exc:
         raise PlanError(str(exc)) from None

@@ -13,7 +13,7 @@ import bpy
 
 from ...core import arkit
 from .. import curves, prefs
-from ..rig import data as rig
+from ..rig import data as rig, writable
 from ..sidecar.operator import redraw_panels
 from . import data
 from .job import Job, PlanError, channel_flags, groups_off, plan_job, take_values, target_key, write_take
@@ -146,6 +146,7 @@ def _pinnable(context, operator):
     obj = context.active_object
     try:
         key = rig.shape_key_data(obj)
+        writable.check(obj, key)  # keys written here must be saved with the file
         mapping, automatic = rig.usable_mapping(obj, key)
     except rig.RigError as exc:
         operator.report({"ERROR"}, str(exc))

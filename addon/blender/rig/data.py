@@ -45,13 +45,37 @@ def effective_mapping(obj, key) -> tuple[dict[str, str], bool]:
     return rigmap.auto_map(shape_key_names(key), reference_name(key)), True
 
 
+def settings_kept(obj) -> bool:
+    """Whether what is stored in ``obj.mouthpiece`` is kept when the file is saved. Not on a linked
+    object; nor, in Blender 5, on a library override of an object on which nothing was ever stored
+    in its library: Blender then records the whole settings group as one replaced pointer, which it
+    cannot apply when the file is opened again (4.5 gives the reference the group and works)."""
+    if obj.library is not None:
+        return False
+    override = obj.override_library
+    reference = override.reference if override is not None else None
+    return reference is None or reference.is_property_set("mouthpiece")
+
+
 def store_mapping(obj, mapping: dict[str, str]) -> None:
+    """One list item per ARKit channel, in channel order. On a library override the items that
+    came from the library cannot be removed (``clear()`` drops only those added on the override),
+    so there the list is updated in place: existing items get their shape key, missing channels
+    are added, and an item for no channel is left unmapped."""
+    if not settings_kept(obj):
+        return  # the automatic mapping is used again next time (writable.settings_problem says why)
     items = obj.mouthpiece.mapping
-    items.clear()
+    if obj.override_library is None and [item.name for item in items] != list(arkit.CHANNELS):
+        items.clear()
+    present = set()
+    for item in items:
+        item.shape_key = mapping.get(item.name, "")  # "" for an item that names no channel
+        present.add(item.name)
     for channel in arkit.CHANNELS:
-        item = items.add()
-        item.name = channel
-        item.shape_key = mapping.get(channel, "")
+        if channel not in present:
+            item = items.add()
+            item.name = channel
+            item.shape_key = mapping.get(channel, "")
 
 
 def report(obj) -> rigmap.MappingReport | None:

@@ -5,7 +5,7 @@ import bpy
 
 from ...core import arkit
 from .. import ui_text
-from . import data
+from . import data, writable
 from ..panel import SidebarPanel
 
 
@@ -84,6 +84,11 @@ class MOUTHPIECE_PT_rig(SidebarPanel, bpy.types.Panel):
             ui_text.label(layout, context, str(exc), icon="ERROR")
             layout.operator("mouthpiece.add_demo_head", icon="MONKEY")
             return
+        problem = writable.key_problem(obj, obj.data.shape_keys) or writable.settings_problem(obj)
+        if problem:
+            ui_text.label(layout.box(), context, problem, icon="ERROR")
+        if writable.make_editable_helps(obj, obj.data.shape_keys):
+            layout.operator("mouthpiece.make_shape_keys_editable", icon="LIBRARY_DATA_OVERRIDE")
         settings = obj.mouthpiece
         result = data.report(obj)
         if not len(settings.mapping):

@@ -7,7 +7,7 @@ import bpy
 from .. import compat, curves, generated, prefs
 from ..generate.job import take_values, target_key, write_take
 from ..generate.operator import JOB_OPTIONS, JobOperator
-from ..rig import data as rig
+from ..rig import data as rig, writable
 
 
 def _settings(context):
@@ -133,10 +133,18 @@ class _OnTake:
                                  description="The take; -1: the active take in the list")
 
 
-def _chosen_take(operator, context):
+def _takes_removable(operator, obj) -> bool:
+    """Takes saved in the library of an overridden rig cannot be removed from the override."""
+    problem = writable.takes_problem(obj)
+    if problem:
+        operator.report({"ERROR"}, problem)
+    return problem is None
+
+
+def _chosen_take(operator, context, removes: bool = True):
     """(object, key, take index) for the operator's ``index`` (-1: the list's active take)."""
     obj, key = _take_context(operator, context)
-    if obj is None:
+    if obj is None or (removes and not _takes_removable(operator, obj)):
         return None, None, -1
     index = operator.index if operator.index >= 0 else obj.mouthpiece.takes_index
     if not 0 <= index < len(obj.mouthpiece.takes):
@@ -179,6 +187,10 @@ class MOUTHPIECE_OT_apply_take(_OnTake, bpy.types.Operator):
         settings = obj.mouthpiece
         take = settings.takes[index]
         chosen, original = take.action, settings.takes_original
+        problem = writable.key_problem(obj, key) or writable.action_problem(original)
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
         name, seed = take.name, take.seed
         shape_keys = [k for k in take.shape_keys.split("\n") if k] or [b.name for b in key.key_blocks]
         start, end = settings.takes_start, settings.takes_end
@@ -246,7 +258,7 @@ class MOUTHPIECE_OT_use_take_seed(_OnTake, bpy.types.Operator):
     bl_label = "Use Seed"
 
     def execute(self, context):
-        obj, key, index = _chosen_take(self, context)
+        obj, key, index = _chosen_take(self, context, removes=False)
         if obj is None:
             return {"CANCELLED"}
         settings = context.scene.mouthpiece
@@ -265,7 +277,7 @@ class MOUTHPIECE_OT_discard_takes(bpy.types.Operator):
 
     def execute(self, context):
         obj, key = _take_context(self, context)
-        if obj is None:
+        if obj is None or not _takes_removable(self, obj):
             return {"CANCELLED"}
         discard_takes(obj, key)
         return {"FINISHED"}

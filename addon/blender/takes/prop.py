@@ -1,5 +1,7 @@
 import bpy
 
+OVERRIDABLE = {"LIBRARY_OVERRIDABLE"}  # see rig/prop.py: takes can be added on a library override
+
 
 def takes_index_changed(settings, context) -> None:
     """The update of the takes list's active row: the selected take is the previewed one."""
@@ -10,8 +12,8 @@ def takes_index_changed(settings, context) -> None:
 
 class MouthpieceTake(bpy.types.PropertyGroup):
     # ``name`` (built in): the label shown in the list
-    seed: bpy.props.IntProperty(name="Seed", description="The seed that reproduces this take")
-    action: bpy.props.PointerProperty(type=bpy.types.Action, name="Action",
+    seed: bpy.props.IntProperty(name="Seed", description="The seed that reproduces this take", override=OVERRIDABLE)
+    action: bpy.props.PointerProperty(type=bpy.types.Action, name="Action", override=OVERRIDABLE,
                                       description="The animation with this take in the range")
     # The shape keys the take wrote, one per line: Apply copies only these (locked, muted and
     # switched-off channels were kept, and stay untouched).
