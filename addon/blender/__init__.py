@@ -49,7 +49,11 @@ def _add_menu(self, context):
     self.layout.operator(demo_operator.MOUTHPIECE_OT_add_demo_head.bl_idname, icon="MONKEY")
 
 
+_registered = False
+
+
 def register():
+    global _registered
     for cls in classes:
         bpy.utils.register_class(cls)
     # Overridable, so that a library override of a linked rig can keep its own mapping and takes.
@@ -60,6 +64,7 @@ def register():
     sidecar_operator.check_soon()
     if getattr(bpy.app, "module", False):
         atexit.register(_unregister_at_exit)
+    _registered = True
 
 
 def _unregister_at_exit():
@@ -75,6 +80,12 @@ def _unregister_at_exit():
 
 
 def unregister():
+    # Once only: an extension enabled in the preferences is also disabled by Blender's own exit,
+    # after the exit hook above has already unregistered it.
+    global _registered
+    if not _registered:
+        return
+    _registered = False
     atexit.unregister(_unregister_at_exit)
     generate_operator.cancel_running_job()
     sidecar_data.SIDECAR.stop()
