@@ -397,8 +397,13 @@ def _meet_tolerance(fcurve, start: int, values: list[float], tolerance: float, p
                 run = [i]
         runs.append(run)
         worst = [max(r, key=lambda i: abs(evaluate(start + i) - values[i])) for r in runs]
+        before = len(fcurve.keyframe_points)
         _append_keys(fcurve, [float(start + i) for i in worst], [values[i] for i in worst])
         fcurve.update()
+        if len(fcurve.keyframe_points) == before:
+            # Blender took no key (a linked, not editable F-curve drops them silently): stop
+            # instead of asking again for ever. The job's writability check should prevent this.
+            return added
         added += len(worst)
 
 
