@@ -260,8 +260,11 @@ def test_variations_and_inbetween_over_a_preview_range(work, sidecar, installed,
         gui.call("key = bpy.context.active_object.data.shape_keys\n"
                  "fc = addon_module('blender.curves').find_fcurve(key, 'jawOpen')\n"
                  f"fc.keyframe_points.insert({lo + 5}, 0.8).type = 'KEYFRAME'\n"
-                 f"fc.keyframe_points.insert({hi - 5}, 0.1).type = 'KEYFRAME'")
+                 f"fc.keyframe_points.insert({hi - 5}, 0.1).type = 'KEYFRAME'\n"
+                 # as the animator's own keying would, these keys make an undo step of their own
+                 "with override():\n    bpy.ops.ed.undo_push(message='Insert Keyframes')")
         before = curve_values(gui, lo + 5 - settle, hi - 5 + settle)
+        keys_before = gui.call(ANIMATION_SNAPSHOT)
         scroll_sidebar(gui, -30)
         assert click_and_wait(gui, "mouthpiece.inbetween") == {"error": None, "cancelled": False}
         gui.screenshot(tmp_path / "after_inbetween.png")
@@ -272,6 +275,13 @@ def test_variations_and_inbetween_over_a_preview_range(work, sidecar, installed,
         assert jaw[lo + 5 - first] == pytest.approx(0.8, abs=1e-6)
         assert jaw[hi - 5 - first] == pytest.approx(0.1, abs=1e-6)
         assert max(jaw[lo + 6 - first], jaw[lo + 7 - first]) <= 0.8 + 1e-3
+        # Ctrl+Z, with the mouse over the viewport, takes the whole In-between back in one step.
+        assert gui.call(ANIMATION_SNAPSHOT) != keys_before
+        gui.xdotool("mousemove", 400, 400, "sleep", "0.2", "key", "ctrl+z")
+        deadline = time.monotonic() + CLICK_GUARD_S
+        while gui.call(ANIMATION_SNAPSHOT) != keys_before:
+            assert time.monotonic() < deadline, "Ctrl+Z did not restore every key and handle"
+            time.sleep(0.3)
     assert scene["object"]
 
 
