@@ -17,6 +17,7 @@ classes = (
     rig_prop.MouthpieceMappingItem,
     takes_prop.MouthpieceTake,
     rig_prop.MouthpieceObjectSettings,
+    rig_prop.MouthpieceObjectRecord,
     generate_prop.MouthpieceSceneSettings,
     sidecar_operator.MOUTHPIECE_OT_sidecar_start,
     sidecar_operator.MOUTHPIECE_OT_sidecar_stop,
@@ -60,6 +61,8 @@ def register():
     bpy.types.Object.mouthpiece = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings,
                                                             override={"LIBRARY_OVERRIDABLE"})
     bpy.types.Scene.mouthpiece = bpy.props.PointerProperty(type=generate_prop.MouthpieceSceneSettings)
+    # Never saved: what an object reads until its settings are stored in the scene (rig.data.settings_of).
+    bpy.types.WindowManager.mouthpiece_blank = bpy.props.PointerProperty(type=rig_prop.MouthpieceObjectSettings)
     bpy.types.VIEW3D_MT_mesh_add.append(_add_menu)
     sidecar_operator.check_soon()
     if getattr(bpy.app, "module", False):
@@ -90,6 +93,7 @@ def unregister():
     generate_operator.cancel_running_job()
     sidecar_data.SIDECAR.stop()
     bpy.types.VIEW3D_MT_mesh_add.remove(_add_menu)
+    del bpy.types.WindowManager.mouthpiece_blank
     del bpy.types.Scene.mouthpiece
     del bpy.types.Object.mouthpiece
     for cls in reversed(classes):

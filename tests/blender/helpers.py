@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from addon.blender import compat, curves
+from addon.blender.rig.data import settings_of
 
 
 def new_scene(fps: int = 24):
@@ -45,7 +46,7 @@ def snapshot(obj) -> dict:
     state = {"values": [(kb.name, kb.value) for kb in key.key_blocks],
              "action": ad.action.name if ad and ad.action else None,
              "actions": sorted(a.name for a in bpy.data.actions),
-             "mapping": [(i.name, i.shape_key) for i in obj.mouthpiece.mapping],
+             "mapping": [(i.name, i.shape_key) for i in settings_of(obj).mapping],
              "curves": {}}
     for kb in key.key_blocks:
         fc = curves.find_fcurve(key, kb.name)

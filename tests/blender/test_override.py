@@ -4,7 +4,9 @@ A face in a collection of a library .blend, linked into a new file and overridde
 Object > Library Override > Make: the override leaves the mesh, and with it the Key that holds the
 shape-key animation, linked, so keys written there were lost on save. Every writing operation now
 checks first and says what to do; Make Shape Keys Editable overrides the mesh; then Generate,
-save and reopen keeps the animation. The mapping and the takes are stored on the override.
+save and reopen keeps the animation. The mapping and the takes are stored on the override, or
+where Blender 5 cannot keep them there (an object on which nothing was stored in its library) in
+the shot's scene.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import bpy
 import pytest
 
+from addon.blender.rig.data import settings_kept, settings_of
 from addon.core import arkit
 from tests.blender.helpers import add_sound, demo_head, fcurve, new_scene, snapshot, strip_end
 
@@ -19,9 +22,8 @@ pytestmark = pytest.mark.usefixtures("sidecar")
 
 # Blender 5 cannot keep an add-on's settings on a library override of an object on which the
 # add-on never stored anything in the library (it records the whole group as one replaced
-# pointer and fails to apply it on load); 4.5 can. A mapped library works everywhere.
+# pointer and fails to apply it on load); 4.5 can. There they live in the scene instead.
 KEEPS_SETTINGS_OF_UNMAPPED = bpy.app.version < (5, 0)
-SETTINGS_LOST = r"never stored anything.*open face_lib\.blend.*Auto Map.*save; then reload the library"
 
 
 def make_library(path, *, mapped: bool, animated: bool = False) -> str:
@@ -125,10 +127,7 @@ def test_override_generate_save_reopen_keeps_the_animation(tmp_path, speech_wav,
     assert len(before["curves"]) == arkit.NUM_CHANNELS
     assert ((30.0, pytest.approx(fcurve(obj, "jawOpen").evaluate(30))) in
             [(kp.co[0], kp.co[1]) for kp in fcurve(obj, "jawOpen").keyframe_points if kp.type == "KEYFRAME"])
-    if mapped or KEEPS_SETTINGS_OF_UNMAPPED:
-        assert [name for name, _ in before["mapping"]] == list(arkit.CHANNELS)  # stored on the override
-    else:
-        assert before["mapping"] == []  # nothing is stored where it would be lost; Generate maps automatically
+    assert [name for name, _ in before["mapping"]] == list(arkit.CHANNELS)  # stored with the shot
 
     obj = save_and_reopen(tmp_path)
     assert kept(obj) == before
@@ -147,21 +146,75 @@ def test_auto_map_on_an_override(tmp_path, speech_wav):
     # The library's items cannot be removed from an override: they are updated in place.
     assert [(i.name, i.shape_key) for i in obj.mouthpiece.mapping] == [(c, c) for c in arkit.CHANNELS]
 
+
+
+def test_a_never_mapped_library_face_keeps_everything_on_its_override(tmp_path, speech_wav, capfd):
+    """A rig Mouthpiece never prepared: Auto Map, an edited row, Variations, Apply, all kept. On
+    Blender 5 they live in a record in the shot's scene, on 4.5 on the override itself."""
+    library = tmp_path / "face_lib.blend"
     make_library(library, mapped=False)
     obj = overridden_face(speech_wav, library)
-    assert len(obj.mouthpiece.mapping) == 0
-    if not KEEPS_SETTINGS_OF_UNMAPPED:
-        assert bpy.ops.mouthpiece.make_shape_keys_editable() == {"FINISHED"}
-        for operator in (bpy.ops.mouthpiece.auto_map, bpy.ops.mouthpiece.variations):
-            with pytest.raises(RuntimeError, match=SETTINGS_LOST):
-                operator()
-        assert len(obj.mouthpiece.mapping) == 0
-        return
+    assert len(settings_of(obj).mapping) == 0
+    assert settings_kept(obj) == KEEPS_SETTINGS_OF_UNMAPPED
+    assert bpy.ops.mouthpiece.make_shape_keys_editable() == {"FINISHED"}
     assert bpy.ops.mouthpiece.auto_map() == {"FINISHED"}
-    obj.mouthpiece.mapping["jawOpen"].shape_key = "mouthClose"
+    settings = settings_of(obj)
+    assert (settings.id_data == obj) == KEEPS_SETTINGS_OF_UNMAPPED
+    assert [i.name for i in settings.mapping] == list(arkit.CHANNELS)
+    settings.mapping["mouthClose"].shape_key = ""  # an edit in the list: this channel is not played
+    assert bpy.ops.mouthpiece.variations(count=2) == {"FINISHED"}
+    assert bpy.ops.mouthpiece.preview_take(index=1) == {"FINISHED"}
+
+    def state(obj):
+        settings = settings_of(obj)
+        takes = [(t.name, t.seed, t.action.name, t.shape_keys) for t in settings.takes]
+        return (kept(obj), takes, settings.previewing, settings.takes_index,
+                (settings.takes_original.name if settings.takes_original else None),
+                settings.takes_start, settings.takes_end)
+
+    before = state(obj)
+    assert len(before[1]) == 2 and before[2] == 1
+    assert dict(before[0]["mapping"])["mouthClose"] == "" and "mouthClose" not in before[0]["curves"]
+    capfd.readouterr()
     obj = save_and_reopen(tmp_path)
-    mapping = {i.name: i.shape_key for i in obj.mouthpiece.mapping}
-    assert len(obj.mouthpiece.mapping) == arkit.NUM_CHANNELS and mapping["jawOpen"] == "mouthClose"
+    assert "expected ID type" not in "".join(capfd.readouterr())  # what 5.x says when it drops them
+    assert state(obj) == before
+    assert bpy.ops.mouthpiece.apply_take(index=1) == {"FINISHED"}
+    applied = kept(obj)
+    assert len(settings_of(obj).takes) == 0 and applied["curves"] == before[0]["curves"]
+
+    obj = save_and_reopen(tmp_path)
+    assert "expected ID type" not in "".join(capfd.readouterr())  # what 5.x says when it drops them
+    assert kept(obj) == applied and len(settings_of(obj).takes) == 0
+    assert settings_of(obj).previewing == -1
+
+
+def test_the_mapping_of_a_never_mapped_face_follows_its_override(tmp_path, speech_wav):
+    """Where its settings live in the scene: renamed, in a second scene, deleted."""
+    library = tmp_path / "face_lib.blend"
+    make_library(library, mapped=False)
+    obj = overridden_face(speech_wav, library)
+    assert bpy.ops.mouthpiece.auto_map() == {"FINISHED"}
+    settings_of(obj).mapping["jawOpen"].shape_key = "mouthClose"
+    obj.name = "Hero face"
+    bpy.ops.scene.new(type="EMPTY")
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    obj = save_and_reopen(tmp_path)
+    assert obj.name == "Hero face"
+    for scene in bpy.data.scenes:
+        bpy.context.window.scene = scene
+        assert dict(kept(obj)["mapping"])["jawOpen"] == "mouthClose"
+    if not KEEPS_SETTINGS_OF_UNMAPPED:
+        assert settings_of(obj).id_data != obj  # a record in a scene
+    bpy.data.objects.remove(obj)
+    records = lambda: [r.object for s in bpy.data.scenes for r in s.mouthpiece.objects]  # noqa: E731
+    assert None not in records() or not KEEPS_SETTINGS_OF_UNMAPPED  # a deleted object's record: ignored
+    link_face(library)  # the face again, overridden and mapped: the record left over goes
+    assert bpy.ops.object.make_override_library() == {"FINISHED"}
+    bpy.context.view_layer.objects.active = obj = override_object()
+    assert bpy.ops.mouthpiece.auto_map() == {"FINISHED"}
+    assert None not in records() and kept(obj)["mapping"] == [(c, c) for c in arkit.CHANNELS]
 
 
 def test_a_linked_rig_that_is_not_overridden_gets_a_clear_error(tmp_path, speech_wav):

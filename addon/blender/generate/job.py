@@ -148,7 +148,7 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
         mapping, automatic = rig.usable_mapping(obj, key)
     except rig.RigError as exc:
         raise PlanError(str(exc)) from None
-    if obj.mouthpiece.previewing >= 0:
+    if rig.settings_of(obj).previewing >= 0:
         raise PlanError("A take is being previewed: apply it or switch back to Original (Takes panel) first")
     fps = resample.scene_fps(scene.render.fps, scene.render.fps_base)
     bounds = (scene.frame_start, scene.frame_end)

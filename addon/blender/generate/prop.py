@@ -4,6 +4,7 @@ import bpy
 
 from ...core.jobplan import GROUP_LABELS
 from ...core.keyreduce import DEFAULT_SIMPLIFY, tolerance_for
+from ..rig.prop import MouthpieceObjectRecord
 
 
 def _group_toggle(group: str):
@@ -15,6 +16,8 @@ def _group_toggle(group: str):
 
 
 class MouthpieceSceneSettings(bpy.types.PropertyGroup):
+    # The mapping and takes of the objects that cannot keep them on themselves (rig.data.settings_of).
+    objects: bpy.props.CollectionProperty(type=MouthpieceObjectRecord)
     audio_source: bpy.props.EnumProperty(
         name="Audio",
         items=(("MIX", "Mix", "Mix down every sound strip heard in the frame range"),

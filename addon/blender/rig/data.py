@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bpy
+
 from ...core import arkit, rigmap
 
 
@@ -31,7 +33,7 @@ def reference_name(key) -> str:
 
 
 def stored_mapping(obj) -> dict[str, str]:
-    return {item.name: item.shape_key for item in obj.mouthpiece.mapping}
+    return {item.name: item.shape_key for item in settings_of(obj).mapping}
 
 
 def effective_mapping(obj, key) -> tuple[dict[str, str], bool]:
@@ -40,7 +42,7 @@ def effective_mapping(obj, key) -> tuple[dict[str, str], bool]:
     An object without a stored mapping gets the automatic one; it is stored only when a job
     succeeds (or when the animator presses Auto Map), so a failed job changes nothing.
     """
-    if len(obj.mouthpiece.mapping):
+    if len(settings_of(obj).mapping):
         return stored_mapping(obj), False
     return rigmap.auto_map(shape_key_names(key), reference_name(key)), True
 
@@ -57,15 +59,64 @@ def settings_kept(obj) -> bool:
     return reference is None or reference.is_property_set("mouthpiece")
 
 
+def _record(obj):
+    """The record of ``obj`` in a scene of this file (``Scene.mouthpiece.objects``), or None."""
+    for scene in bpy.data.scenes:
+        if scene.library is None:
+            for record in scene.mouthpiece.objects:
+                if record.object == obj:
+                    return record
+    return None
+
+
+def settings_of(obj, *, create: bool = False):
+    """The mapping and takes of ``obj`` (a MouthpieceObjectSettings), to read and write: the only
+    place that decides where they live. ``obj.mouthpiece``, except for an override whose own
+    settings would not be kept (``settings_kept``): its settings are a record in a scene of this
+    file, always local, made when something is first stored (``create``; a panel draws but never
+    writes). Once made, the record is used for as long as it is there. Until then such an object
+    reads an empty group that is never saved (``WindowManager.mouthpiece_blank``): merely reading
+    ``obj.mouthpiece`` gives the override the group that Blender 5 cannot load."""
+    record = _record(obj)
+    if record is not None:
+        return record.settings
+    if obj.library is not None or settings_kept(obj):
+        return obj.mouthpiece
+    if not create:
+        return bpy.context.window_manager.mouthpiece_blank
+    for scene in bpy.data.scenes:  # records of deleted objects go
+        records = scene.mouthpiece.objects if scene.library is None else ()
+        for index in reversed(range(len(records))):
+            if records[index].object is None:
+                records.remove(index)
+    scene = next((s for s in obj.users_scene if s.library is None), None) or bpy.context.scene
+    record = scene.mouthpiece.objects.add()
+    record.name = obj.name
+    record.object = obj
+    return record.settings
+
+
+def owner_of(settings):
+    """The object whose settings these are (see ``settings_of``), or None."""
+    owner = settings.id_data
+    if isinstance(owner, bpy.types.Object):
+        return owner
+    pointer = settings.as_pointer()
+    for record in owner.mouthpiece.objects if isinstance(owner, bpy.types.Scene) else ():
+        if record.settings.as_pointer() == pointer:
+            return record.object
+    return None
+
+
 def store_mapping(obj, mapping: dict[str, str]) -> None:
     """One list item per ARKit channel, in channel order. On a library override the items that
     came from the library cannot be removed (``clear()`` drops only those added on the override),
     so there the list is updated in place: existing items get their shape key, missing channels
     are added, and an item for no channel is left unmapped."""
-    if not settings_kept(obj):
-        return  # the automatic mapping is used again next time (writable.settings_problem says why)
-    items = obj.mouthpiece.mapping
-    if obj.override_library is None and [item.name for item in items] != list(arkit.CHANNELS):
+    settings = settings_of(obj, create=True)
+    items = settings.mapping
+    own = settings.id_data == obj and obj.override_library is not None  # items may come from the library
+    if not own and [item.name for item in items] != list(arkit.CHANNELS):
         items.clear()
     present = set()
     for item in items:

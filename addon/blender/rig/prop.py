@@ -32,3 +32,12 @@ class MouthpieceObjectSettings(bpy.types.PropertyGroup):
     takes_end: bpy.props.IntProperty(name="Takes End", override=OVERRIDABLE)
     previewing: bpy.props.IntProperty(name="Previewed Take", default=-1, override=OVERRIDABLE,
                                       description="The take shown in the viewport; -1: the original animation")
+
+
+class MouthpieceObjectRecord(bpy.types.PropertyGroup):
+    """The settings of an object that cannot keep its own (``Scene.mouthpiece.objects``; see
+    ``rig.data.settings_of``): a Blender 5 library override of an object on which nothing was
+    stored in its library."""
+
+    object: bpy.props.PointerProperty(type=bpy.types.Object, name="Object")
+    settings: bpy.props.PointerProperty(type=MouthpieceObjectSettings)

@@ -84,12 +84,12 @@ class MOUTHPIECE_PT_rig(SidebarPanel, bpy.types.Panel):
             ui_text.label(layout, context, str(exc), icon="ERROR")
             layout.operator("mouthpiece.add_demo_head", icon="MONKEY")
             return
-        problem = writable.key_problem(obj, obj.data.shape_keys) or writable.settings_problem(obj)
+        problem = writable.key_problem(obj, obj.data.shape_keys)
         if problem:
             ui_text.label(layout.box(), context, problem, icon="ERROR")
         if writable.make_editable_helps(obj, obj.data.shape_keys):
             layout.operator("mouthpiece.make_shape_keys_editable", icon="LIBRARY_DATA_OVERRIDE")
-        settings = obj.mouthpiece
+        settings = data.settings_of(obj)
         result = data.report(obj)
         if not len(settings.mapping):
             box = layout.box()

@@ -9,15 +9,15 @@ the mesh, and with it the Key, linked (it does for the demo head in 4.5, 5.0 and
 its Key then belongs to the override and keeps a local Action. An Action that is itself linked,
 or an override, cannot have its keys changed, so it must be local.
 
-The mapping and the takes live on the object (``Object.mouthpiece``), which is overridable; a
-linked object that is not overridden cannot store them, nor (Blender 5) an override of an object
-on which nothing was stored in its library (``data.settings_kept``).
+The mapping and the takes live on the object (``Object.mouthpiece``), which is overridable, or
+where an override cannot keep them (Blender 5) in the scene (``data.settings_of``); a linked
+object that is not overridden cannot store them.
 """
 
 from __future__ import annotations
 
 from .. import compat
-from .data import RigError, settings_kept
+from .data import RigError, settings_kept, settings_of
 
 
 def _library_name(id_block) -> str:
@@ -32,20 +32,6 @@ def object_problem(obj) -> str | None:
                 "file: make it a library override (3D Viewport: Object > Library Override > Make), then "
                 "press Make Shape Keys Editable in Mouthpiece > Rig")
     return None
-
-
-def settings_problem(obj) -> str | None:
-    """Why the mapping and takes stored on the object would not be kept when the file is saved."""
-    problem = object_problem(obj)
-    if problem or settings_kept(obj):
-        return problem
-    reference = obj.override_library.reference
-    library = _library_name(reference)
-    return (f"'{obj.name}' overrides '{reference.name}' of {library}, on which Mouthpiece never stored anything, "
-            "and Blender cannot keep a mapping or takes on such an override: open "
-            f"{library}, select '{reference.name}', press Auto Map in Mouthpiece > Rig and save; then reload "
-            f"the library here (Outliner > Blender File: right-click {library} > Reload). Generate works "
-            "meanwhile with the automatic mapping")
 
 
 def key_problem(obj, key) -> str | None:
@@ -75,8 +61,8 @@ def library_takes(obj) -> int:
     """How many of the object's takes come from the library it overrides (they cannot be removed)."""
     override = obj.override_library
     reference = override.reference if override is not None else None
-    if reference is None or not hasattr(reference, "mouthpiece"):
-        return 0
+    if reference is None or not settings_kept(obj) or settings_of(obj).id_data != obj:
+        return 0  # its takes are not the library's (reading the library's would give it settings)
     return len(reference.mouthpiece.takes)
 
 
@@ -92,14 +78,14 @@ def takes_problem(obj) -> str | None:
 
 def check(obj, key, *, takes: bool = False) -> None:
     """RigError saying what to do when the result could not be written and saved."""
-    problem = key_problem(obj, key) or ((settings_problem(obj) or takes_problem(obj)) if takes else None)
+    problem = key_problem(obj, key) or (takes_problem(obj) if takes else None)
     if problem:
         raise RigError(problem)
 
 
 def check_object(obj) -> None:
-    """RigError when the object cannot keep a mapping (linked, or an override Blender cannot save it on)."""
-    problem = settings_problem(obj)
+    """RigError when the object cannot keep a mapping (linked and not overridden)."""
+    problem = object_problem(obj)
     if problem:
         raise RigError(problem)
 

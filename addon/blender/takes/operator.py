@@ -10,14 +10,9 @@ from ..generate.operator import JOB_OPTIONS, JobOperator
 from ..rig import data as rig, writable
 
 
-def _settings(context):
-    obj = context.active_object
-    return obj.mouthpiece if obj is not None and hasattr(obj, "mouthpiece") else None
-
-
 def discard_takes(obj, key) -> None:
     """Delete every take's Action and go back to the original animation."""
-    settings = obj.mouthpiece
+    settings = rig.settings_of(obj)
     if settings.previewing >= 0:
         compat.assign_action(key, settings.takes_original) if settings.takes_original else _unassign(key)
     for take in settings.takes:
@@ -55,7 +50,7 @@ class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
         if plan.store_mapping:
             rig.store_mapping(obj, plan.mapping)
         discard_takes(obj, key)
-        settings = obj.mouthpiece
+        settings = rig.settings_of(obj, create=True)
         original = key.animation_data.action if key.animation_data else None
         for number, (take, values) in enumerate(zip(job.takes, all_values), start=1):
             action = original.copy() if original is not None else compat.new_action_for(key, "")
@@ -83,7 +78,7 @@ def _preview(obj, key, index: int) -> None:
     """Show take ``index`` (-1: the original animation) and make it the list's active row. The
     viewport, the highlighted row and Apply Selected thus always mean the same take."""
     global _syncing
-    settings = obj.mouthpiece
+    settings = rig.settings_of(obj)
     if index < 0:
         if settings.takes_original is not None:
             compat.assign_action(key, settings.takes_original)
@@ -103,8 +98,8 @@ def selection_changed(settings) -> None:
     """The takes list's active row changed (a click, the arrow keys, a script): preview that take."""
     if _syncing or not len(settings.takes):
         return
-    obj = settings.id_data
-    key = obj.data.shape_keys if obj.type == "MESH" else None
+    obj = rig.owner_of(settings)
+    key = obj.data.shape_keys if obj is not None and obj.type == "MESH" else None
     if key is None:
         return
     index = settings.takes_index
@@ -118,7 +113,7 @@ def _take_context(operator, context):
     except rig.RigError as exc:
         operator.report({"ERROR"}, str(exc))
         return None, None
-    if not len(obj.mouthpiece.takes):
+    if not len(rig.settings_of(obj).takes):
         operator.report({"ERROR"}, "There are no takes: press Variations first")
         return None, None
     return obj, key
@@ -146,8 +141,9 @@ def _chosen_take(operator, context, removes: bool = True):
     obj, key = _take_context(operator, context)
     if obj is None or (removes and not _takes_removable(operator, obj)):
         return None, None, -1
-    index = operator.index if operator.index >= 0 else obj.mouthpiece.takes_index
-    if not 0 <= index < len(obj.mouthpiece.takes):
+    settings = rig.settings_of(obj)
+    index = operator.index if operator.index >= 0 else settings.takes_index
+    if not 0 <= index < len(settings.takes):
         operator.report({"ERROR"}, "The original animation is shown: click a take in the Takes list to "
                                    "preview it, then use it")
         return None, None, -1
@@ -167,7 +163,7 @@ class MOUTHPIECE_OT_preview_take(bpy.types.Operator):
         obj, key = _take_context(self, context)
         if obj is None:
             return {"CANCELLED"}
-        if self.index >= len(obj.mouthpiece.takes):
+        if self.index >= len(rig.settings_of(obj).takes):
             self.report({"ERROR"}, f"There is no take {self.index + 1}")
             return {"CANCELLED"}
         _preview(obj, key, self.index)
@@ -184,7 +180,7 @@ class MOUTHPIECE_OT_apply_take(_OnTake, bpy.types.Operator):
         obj, key, index = _chosen_take(self, context)
         if obj is None:
             return {"CANCELLED"}
-        settings = obj.mouthpiece
+        settings = rig.settings_of(obj)
         take = settings.takes[index]
         chosen, original = take.action, settings.takes_original
         problem = writable.key_problem(obj, key) or writable.action_problem(original)
@@ -235,7 +231,7 @@ class MOUTHPIECE_OT_delete_take(_OnTake, bpy.types.Operator):
         obj, key, index = _chosen_take(self, context)
         if obj is None:
             return {"CANCELLED"}
-        settings = obj.mouthpiece
+        settings = rig.settings_of(obj)
         previewed = settings.previewing
         if previewed == index:  # the take on screen goes: back to the original
             _preview(obj, key, -1)
@@ -262,7 +258,7 @@ class MOUTHPIECE_OT_use_take_seed(_OnTake, bpy.types.Operator):
         if obj is None:
             return {"CANCELLED"}
         settings = context.scene.mouthpiece
-        settings.seed = obj.mouthpiece.takes[index].seed
+        settings.seed = rig.settings_of(obj).takes[index].seed
         settings.use_random_seed = False
         self.report({"INFO"}, f"Seed set to {settings.seed}")
         return {"FINISHED"}

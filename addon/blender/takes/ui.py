@@ -4,6 +4,7 @@ import bpy
 
 from .. import ui_text
 from ..generate import data as generate_data
+from ..rig import data as rig
 from ..panel import SidebarPanel
 
 
@@ -36,7 +37,7 @@ class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
         row.enabled = not generate_data.ACTIVE.running
         row.operator("mouthpiece.variations", icon="SEQ_STRIP_DUPLICATE")
         row.prop(scene.mouthpiece, "takes", text="Takes")  # 0: the preference's count
-        settings = obj.mouthpiece if obj is not None and obj.type == "MESH" else None
+        settings = rig.settings_of(obj) if obj is not None and obj.type == "MESH" else None
         if settings is None or not len(settings.takes):
             ui_text.label(layout, context, "Variations makes several takes of the range to compare here",
                           icon="INFO")
