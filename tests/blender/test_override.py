@@ -190,11 +190,17 @@ def test_a_never_mapped_library_face_keeps_everything_on_its_override(tmp_path, 
 
 
 def test_the_mapping_of_a_never_mapped_face_follows_its_override(tmp_path, speech_wav):
-    """Where its settings live in the scene: renamed, in a second scene, deleted."""
+    """Where its settings live in the scene: undone and redone, renamed, in a second scene, deleted."""
     library = tmp_path / "face_lib.blend"
     make_library(library, mapped=False)
     obj = overridden_face(speech_wav, library)
+    bpy.ops.ed.undo_push(message="Before Auto Map")
     assert bpy.ops.mouthpiece.auto_map() == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="Auto Map")
+    for step, channels in ((bpy.ops.ed.undo, 0), (bpy.ops.ed.redo, arkit.NUM_CHANNELS)):
+        assert step() == {"FINISHED"}
+        obj = override_object()
+        assert len(kept(obj)["mapping"]) == channels
     settings_of(obj).mapping["jawOpen"].shape_key = "mouthClose"
     obj.name = "Hero face"
     bpy.ops.scene.new(type="EMPTY")
