@@ -73,7 +73,6 @@ def test_no_server_errors(sidecar, schema, mode):
 def test_stateful_runs_reach_live_jobs(sidecar, schema):
     real_audio = b64(speech_clip(1.0))
     answered: Counter = Counter()
-    created: set[str] = set()
 
     class JobRuns(schema.as_state_machine()):
         def before_call(self, case):
@@ -84,13 +83,6 @@ def test_stateful_runs_reach_live_jobs(sidecar, schema):
                     case.body["steps"] = min(case.body["steps"], MAX_FUZZED_STEPS)
                 else:
                     case.body["steps"] = MAX_FUZZED_STEPS
-            elif label == "GET /v1/jobs/{job_id}/result" and case.path_parameters.get("job_id") in created:
-                # A client polls before it asks for the result; so does this run, some of the time
-                # (an early ask is a 409, which the spec allows and the run checks too).
-                if len(created) % 2:
-                    with sidecar.client() as client:
-                        if client.get(f"/v1/jobs/{case.path_parameters['job_id']}").status_code == 200:
-                            wait_for(client, case.path_parameters["job_id"])
 
         def get_call_kwargs(self, case):
             return {"base_url": sidecar.url, "headers": sidecar.auth, "timeout": 120}
@@ -99,14 +91,20 @@ def test_stateful_runs_reach_live_jobs(sidecar, schema):
             super().after_call(response, case)
             answered[case.operation.label, response.status_code] += 1
             if case.operation.label == "POST /v1/jobs" and response.status_code == 202:
-                created.add(response.json()["id"])
+                # Each job runs to its end before the next call, so every later answer about it
+                # (status, result, cancel) is the same whenever Hypothesis replays the run: a
+                # run whose answers hang on timing makes its link bundles differ between replays,
+                # which Hypothesis refuses as flaky data generation.
+                with sidecar.client() as client:
+                    wait_for(client, response.json()["id"])
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
 
     JobRuns.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=STATEFUL_STEPS, deadline=None,
                                   database=None, derandomize=True, suppress_health_check=list(HealthCheck)))
-    # The runs reached live jobs with real audio: queued, polled, finished and cancelled ones.
+    # The runs reached live jobs with real audio: polled, finished and forgotten ones (cancelling a
+    # running job is tested in test_api.py, where its timing is controlled).
     assert answered["POST /v1/jobs", 202] >= 5, answered
     assert answered["GET /v1/jobs/{job_id}", 200] >= 5, answered
     assert answered["GET /v1/jobs/{job_id}/result", 200] >= 1, answered
