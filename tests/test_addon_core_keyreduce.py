@@ -12,7 +12,7 @@ from addon.core import keyreduce as kr
 def _speech_like(n=240, seed=0):
     """Syllable-rate openings with closures, like a jawOpen curve at 24-30 fps."""
     rng = random.Random(seed)
-    values, t = [], 0
+    values = []
     while len(values) < n:
         width, peak = rng.randint(3, 9), rng.uniform(0.1, 0.9)
         values += [peak * math.sin(math.pi * i / width) ** 2 for i in range(width)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from addon.core.mixdown import Audio, MixdownError, StripSound, decode_wav, mixdown, readable_wav
+from addon.core.mixdown import MixdownError, StripSound, decode_wav, mixdown, readable_wav
 
 FPS = 24.0
 

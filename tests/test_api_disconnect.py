@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import socket
 
-import pytest
-
 from tests.sidecar_process import b64, client, one_second, sidecar_fixture, speech_clip, wait_for  # noqa: F401
 
 sidecar = sidecar_fixture()

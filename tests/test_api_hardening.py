@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from addon.core import arkit
-from addon.core.client import (TOKEN_SHOWN_AS, Endpoint, LocalSidecar, SidecarClient, SidecarError, parse_result,
+from addon.core.client import (TOKEN_SHOWN_AS, Endpoint, LocalSidecar, SidecarClient, SidecarError,
                                private_log_path, serve_command)
 from server.api import limits
 from server.api.state import STATE_CHECK_INTERVAL_S
