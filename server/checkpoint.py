@@ -38,6 +38,8 @@ def save_checkpoint(path, model: MouthpieceModel, *, name: str, fps: float, defa
         "diffusion": {"schedule": "cosine", "train_steps": 1000, "prediction": "x0"},
         "defaults": defaults, "training": training or {},
     }
+    if model.closure_detector is not None:
+        config["closure_detector"] = model.closure_detector.config()
     weights = {k: v.detach().contiguous().cpu() for k, v in (state_dict or model.state_dict()).items()
                if not k.startswith("encoder.speech.")}  # a frozen local speech model is referenced, not copied
     tmp = path / (WEIGHTS + ".tmp")
@@ -87,7 +89,7 @@ def load_checkpoint(path=None, device: str = "cpu") -> tuple[MouthpieceModel, di
     from safetensors.torch import load_file
 
     try:
-        model = MouthpieceModel.from_config(config["features"], config["denoiser"])
+        model = MouthpieceModel.from_config(config["features"], config["denoiser"], config.get("closure_detector"))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path}: its architecture is not one this code builds ({e})") from None
     try:

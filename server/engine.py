@@ -1,8 +1,10 @@
 """The engine: audio (+ pins, + an existing take to edit) -> N takes of ARKit curves.
 
 Pipeline: decode audio -> encoder features -> DDIM sampling of the x0-predicting denoiser at
-the model's frame rate, with classifier-free guidance on the audio, lip-closure guidance at
-the p/b/m that speech recognition finds (server/diffusion/closure.py) and the known values
+the model's frame rate, conditioned on a performance style per take (server/style.py), with
+classifier-free guidance on the audio and the style, lip-closure guidance at the p/b/m that the
+model's closure detector and (for English) speech recognition find (server/diffusion/closure.py)
+and the known values
 imposed on each x0 prediction (inpainting) -> resample to the requested fps -> harmonize
 (known values met exactly, edges joined without a seam).
 
@@ -28,12 +30,13 @@ import torch
 from addon.core import arkit
 from server.audio import Audio
 from server.checkpoint import load_checkpoint
-from server.diffusion.closure import close_lips, closure_envelope
+from server.diffusion.closure import close_lips, closure_envelope, detector_envelope
 from server.diffusion.ddim import DDIMSampler
 from server.diffusion.guidance import guided_x0
 from server.diffusion.harmonize import harmonize
 from server.errors import GenerationCancelled, InputError
 from server.speech.recognise import Recognition, recognise
+from server.style import StyleError, check_values, public_dict, resolve, style_vector
 from server.timebase import MAX_OFFSET_SECONDS, num_frames, resample_curves
 
 MAX_SAMPLES = 32
@@ -42,7 +45,8 @@ MAX_GUIDANCE = 10.0
 RECOGNITION_CACHE = 64  # audio clips whose recognised phones are kept (takes and edits reuse them; small)
 MAX_FPS = 240.0
 WINDOW_FRAMES = 1024  # model frames per denoiser call for long inputs (34 s at 30 fps)
-SEAM_SECONDS = 0.25  # how far the residual at pins and kept edges fades into generated frames
+SEAM_SECONDS = 0.25
+STYLE_SEED_STREAM = 0x5717  # a take's style is drawn from (seed, this): apart from its noise  # how far the residual at pins and kept edges fades into generated frames
 
 
 @dataclass
@@ -71,6 +75,12 @@ class GenerationRequest:
     # Frames (at fps) by which the mouth leads the audio (negative: lags). Pins and kept frames stay
     # where they are; the audio the model hears is shifted instead.
     offset: float = 0.0
+    # The performance style (server/style.py): the keys given are held, every other is drawn per take.
+    style: dict | None = None
+    # Classifier-free guidance on the style (1: none; above 1 strengthens it). None: the model's default.
+    style_guidance: float | None = None
+    # The speech's language: "auto", or a code such as "en", "es" (server/speech/language.py).
+    language: str = "auto"
 
 
 @dataclass
@@ -83,6 +93,9 @@ class GenerationResult:
     seconds: float
     lip_closure: float = 0.0
     recognised_words: list[str] = field(default_factory=list)
+    styles: list[dict] | None = None  # the style each take was drawn with (None: the model has no style input)
+    style_guidance: float = 1.0
+    closure_sources: list[str] = field(default_factory=list)  # what placed the lip closures
 
 
 def to_model_space(v):
@@ -161,6 +174,8 @@ class Engine:
         self.default_steps = int(config["defaults"].get("steps", 20))
         self.default_guidance = float(config["defaults"].get("guidance", 1.5))
         self.default_lip_closure = float(config["defaults"].get("lip_closure", 1.0))
+        self.default_style_guidance = float(config["defaults"].get("style_guidance", 1.0))
+        self.style_dim = int(getattr(model.denoiser, "style_dim", 0))
         self._recognitions: OrderedDict[bytes, Recognition] = OrderedDict()  # by audio digest
         self.sampler = DDIMSampler(config.get("diffusion", {}).get("train_steps", 1000))
         self._lock = threading.Lock()  # one generation at a time on one model
@@ -176,7 +191,8 @@ class Engine:
         return {"model": self.config.get("name", "unnamed"), "checkpoint": self.source, "fps": self.fps,
                 "channels": list(arkit.CHANNELS), "device": self.device, "parameters": n_params,
                 "defaults": {"steps": self.default_steps, "guidance": self.default_guidance,
-                             "lip_closure": self.default_lip_closure},
+                             "lip_closure": self.default_lip_closure, "style_guidance": self.default_style_guidance},
+                "style": bool(self.style_dim), "closure_detector": self.model.closure_detector is not None,
                 "features": self.config["features"].get("kind"), "training": self.config.get("training", {})}
 
     # --- request checks -------------------------------------------------------------------------
@@ -208,6 +224,24 @@ class Engine:
                 or abs(req.offset) > MAX_OFFSET_SECONDS * req.fps:
             raise InputError(f"offset: {req.offset!r} frames is not within +-{MAX_OFFSET_SECONDS:g} s "
                              f"({MAX_OFFSET_SECONDS * req.fps:g} frames at {req.fps:g} fps)")
+        if req.style:
+            if not self.style_dim:
+                raise InputError("style: this model has no style input; use a style-conditioned checkpoint "
+                                 "(the shipped default model is one) or leave the style unset")
+            try:
+                check_values(req.style)
+            except StyleError as e:
+                raise InputError(str(e)) from None
+        from server.speech.language import LanguageError, check_language
+
+        try:
+            check_language(req.language)
+        except LanguageError as e:
+            raise InputError(str(e)) from None
+        if req.style_guidance is not None and (not isinstance(req.style_guidance, (int, float))
+                                               or not math.isfinite(req.style_guidance)
+                                               or not 0.0 <= req.style_guidance <= MAX_GUIDANCE):
+            raise InputError(f"style_guidance: {req.style_guidance!r} is outside 0-{MAX_GUIDANCE:g}")
         for i, name in enumerate(req.regenerate_channels or ()):
             if name not in arkit.INDEX:
                 raise InputError(f"regenerate.channels[{i}]: {name!r} is not a canonical ARKit channel name")
@@ -280,11 +314,11 @@ class Engine:
 
     # --- the denoiser over any length -----------------------------------------------------------
 
-    def _denoise(self, x_t, t, audio, known, mask, guidance, cancel):
+    def _denoise(self, x_t, t, audio, known, mask, guidance, cancel, style=None, style_guidance=1.0):
         T = x_t.shape[-1]
         denoiser = self.model.denoiser
         if T <= WINDOW_FRAMES:
-            return guided_x0(denoiser, x_t, t, audio, known, mask, guidance)
+            return guided_x0(denoiser, x_t, t, audio, known, mask, guidance, style, style_guidance)
         halo = denoiser.receptive_radius
         out = torch.empty_like(x_t)
         for a in range(0, T, WINDOW_FRAMES):
@@ -293,7 +327,8 @@ class Engine:
             b = min(T, a + WINDOW_FRAMES)
             lo, hi = max(0, a - halo), min(T, b + halo)
             sl = slice(lo, hi)
-            y = guided_x0(denoiser, x_t[..., sl], t, audio[..., sl], known[..., sl], mask[..., sl], guidance)
+            y = guided_x0(denoiser, x_t[..., sl], t, audio[..., sl], known[..., sl], mask[..., sl], guidance,
+                          None if style is None else style[..., sl], style_guidance)
             out[..., a:b] = y[..., a - lo:a - lo + (b - a)]
         return out
 
@@ -315,9 +350,29 @@ class Engine:
 
     # --- generation -----------------------------------------------------------------------------
 
+    def take_styles(self, req: GenerationRequest, seeds: list[int]):
+        """The style of each take: the request's keys held, the rest drawn from the take's seed
+        (so a seed and a style give the same take again). None when the model has no style input."""
+        if not self.style_dim:
+            return None
+        return [resolve(req.style, np.random.default_rng([int(seed) & 0xFFFFFFFF, STYLE_SEED_STREAM]))
+                for seed in seeds]
+
+    def closure_probability(self, audio_features: torch.Tensor) -> np.ndarray | None:
+        """(T,) the closure detector's P(bilabial closure) per model frame; None without a detector."""
+        if self.model.closure_detector is None:
+            return None
+        return torch.sigmoid(self.model.closure_detector(audio_features))[0].cpu().numpy()
+
+    def _uses_recogniser(self, language: str) -> bool:
+        from server.speech.language import uses_recogniser
+
+        return uses_recogniser(language, has_detector=self.model.closure_detector is not None)
+
     @torch.no_grad()
     def generate(self, req: GenerationRequest, progress=None, cancel: threading.Event | None = None) -> GenerationResult:
         t_out, steps, guidance, lip_closure = self._validate(req)
+        style_guidance = self.default_style_guidance if req.style_guidance is None else float(req.style_guidance)
         progress = progress or (lambda fraction, stage: None)
         started = time.perf_counter()
         with self._lock, _threads_for(req.samples * num_frames(req.audio.duration, self.fps)):
@@ -326,24 +381,38 @@ class Engine:
             sampling_from = 0.0
             words: list[str] = []
             phones: list[tuple[str, float, float]] = []
-            envelope = torch.zeros(t_model, device=self.device)
-            if lip_closure > 0:
+            sources: list[str] = []
+            lead_s = req.offset / req.fps
+            if lip_closure > 0 and self._uses_recogniser(req.language):
                 progress(0.0, "recognising speech")
                 found = self.recognise(req.audio, lambda f: progress(0.3 * f, "recognising speech"), cancel)
-                words, phones = found.words, found.phones
-                envelope = torch.from_numpy(closure_envelope(found.phones, t_model, self.fps)).float().to(self.device)
+                # The mouth leads by lead_s: the face at time t does what the speech does at t + lead_s.
+                words, phones = found.words, shift_phones(found.phones, lead_s)
+                sources.append("recogniser")
                 sampling_from = 0.3
             progress(sampling_from, "encoding audio")
-            lead_s = req.offset / req.fps
-            if lead_s:
-                # The mouth leads by lead_s: the face at time t does what the speech does at t + lead_s.
-                envelope = torch.from_numpy(
-                    closure_envelope(shift_phones(phones, lead_s), t_model, self.fps)).float().to(self.device)
             audio = self.encode_audio(shift_audio(req.audio, lead_s), t_model)
+            probability = self.closure_probability(audio) if lip_closure > 0 else None
+            if probability is not None:
+                sources.insert(0, "detector")
+
+            def envelope_at(fps: float, frames: int) -> np.ndarray:
+                env = closure_envelope(phones, frames, fps) if phones else np.zeros(frames)
+                if probability is not None:
+                    p = probability if fps == self.fps else _probability_at(probability, self.fps, fps, frames)
+                    env = np.maximum(env, detector_envelope(p))
+                return env
+
+            envelope = torch.from_numpy(envelope_at(self.fps, t_model)).float().to(self.device)
             known_out, mask_out = self._known_at_output(req, t_out)
             known_m, mask_m = self._known_at_model_rate(req, known_out, mask_out, t_model)
             n = int(req.samples)
             seeds = [int(req.seed) + i for i in range(n)]
+            styles = self.take_styles(req, seeds)
+            style_b = None
+            if styles is not None:
+                vectors = torch.from_numpy(np.stack([style_vector(st) for st in styles]))
+                style_b = vectors[:, :, None].expand(n, -1, t_model).contiguous().to(self.device)
             # Each take's noise comes from its own seed, so take i is reproducible on its own.
             x = torch.stack([torch.randn(arkit.NUM_CHANNELS, t_model, generator=torch.Generator().manual_seed(s))
                              for s in seeds]).to(self.device)
@@ -356,7 +425,8 @@ class Engine:
                 if cancel is not None and cancel.is_set():
                     raise GenerationCancelled("generation cancelled")
                 tt = torch.full((n,), t, dtype=torch.long, device=self.device)
-                x0 = self._denoise(x, tt, audio_b, known, mask, guidance, cancel).clamp(-1.0, 1.0)
+                x0 = self._denoise(x, tt, audio_b, known, mask, guidance, cancel, style_b,
+                                   style_guidance).clamp(-1.0, 1.0)
                 x0 = close_lips(x0, envelope, 1 - mask, lip_closure)
                 x0_inpainted = mask * known + (1 - mask) * x0
                 prev = timesteps[i + 1] if i + 1 < len(timesteps) else None
@@ -366,10 +436,10 @@ class Engine:
             progress(0.95, "resampling and joining")
             curves = from_model_space(x0).clamp(0, 1).transpose(1, 2).cpu().numpy()
             curves = resample_curves(curves, self.fps, req.fps, t_out)
-            if phones and abs(req.fps - self.fps) > 1e-9:
+            if sources and abs(req.fps - self.fps) > 1e-9:
                 # A closure one model frame long can fall between two frames at another rate
                 # (30 -> 24 fps): close the lips again on the output frames that overlap a p/b/m.
-                out_envelope = torch.from_numpy(closure_envelope(shift_phones(phones, lead_s), t_out, req.fps)).float()
+                out_envelope = torch.from_numpy(envelope_at(req.fps, t_out)).float()
                 free_out = torch.from_numpy(~mask_out.T.copy()).float()[None].expand(n, -1, -1)
                 closed = close_lips(to_model_space(torch.from_numpy(curves).transpose(1, 2)), out_envelope,
                                     free_out, lip_closure)
@@ -380,4 +450,16 @@ class Engine:
             progress(1.0, "done")
         return GenerationResult(takes=takes, seeds=seeds, fps=float(req.fps), steps=steps, guidance=guidance,
                                 seconds=time.perf_counter() - started, lip_closure=lip_closure,
-                                recognised_words=words)
+                                recognised_words=words,
+                                styles=None if styles is None else [public_dict(st) for st in styles],
+                                style_guidance=style_guidance, closure_sources=sources)
+
+
+def _probability_at(probability: np.ndarray, src_fps: float, dst_fps: float, frames: int) -> np.ndarray:
+    """Detector probabilities at another frame rate: each output frame takes the largest of the
+    model frames inside its interval (a one-frame closure must not fall between two frames)."""
+    src = np.arange(len(probability)) / src_fps
+    out = np.interp(np.arange(frames) / dst_fps, src, probability)
+    owner = np.clip(np.floor(src * dst_fps + 0.5).astype(int), 0, frames - 1)
+    np.maximum.at(out, owner, probability)
+    return out

@@ -72,6 +72,19 @@ def closure_envelope(phones, num_frames: int, fps: float) -> np.ndarray:
     return out
 
 
+# The closure detector's probability -> envelope: 0 below DETECTOR_LOW, 1 from DETECTOR_HIGH.
+DETECTOR_LOW = 0.35
+DETECTOR_HIGH = 0.6
+
+
+def detector_envelope(probability: np.ndarray, low: float = DETECTOR_LOW, high: float = DETECTOR_HIGH) -> np.ndarray:
+    """(T,) closure envelope from the model's closure detector (per-frame P(bilabial closure)),
+    on the same scale as ``closure_envelope`` so the two can be combined by their maximum."""
+    p = np.asarray(probability, dtype=np.float64)
+    u = np.clip((p - low) / max(high - low, 1e-6), 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * u)
+
+
 def _channel_vectors(device) -> tuple[torch.Tensor, torch.Tensor]:
     gains = torch.tensor(gain_vector(), dtype=torch.float32, device=device)
     weights = torch.zeros(NUM_CHANNELS, dtype=torch.float32, device=device)

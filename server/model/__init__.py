@@ -1,24 +1,28 @@
-"""The model: an audio encoder and the curve denoiser, held together for saving and loading."""
+"""The model: an audio encoder, the curve denoiser and the closure detector, held together for
+saving and loading."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from server.features import AudioEncoder, build_encoder
+from server.model.closure_detector import ClosureDetector
 from server.model.denoiser import CurveDenoiser
 
 
 class MouthpieceModel(nn.Module):
-    def __init__(self, encoder: AudioEncoder, denoiser: CurveDenoiser):
+    def __init__(self, encoder: AudioEncoder, denoiser: CurveDenoiser, closure_detector: ClosureDetector | None = None):
         super().__init__()
         self.encoder = encoder
         self.denoiser = denoiser
+        self.closure_detector = closure_detector
 
     @classmethod
-    def from_config(cls, features: dict, denoiser: dict) -> "MouthpieceModel":
+    def from_config(cls, features: dict, denoiser: dict, closure_detector: dict | None = None) -> "MouthpieceModel":
         encoder = build_encoder(features)
+        detector = None if not closure_detector else ClosureDetector(encoder.out_dim, **closure_detector)
         return cls(encoder, CurveDenoiser(audio_dim=encoder.out_dim, **{k: v for k, v in denoiser.items()
-                                                                          if k != "audio_dim"}))
+                                                                          if k != "audio_dim"}), detector)
 
 
-__all__ = ["CurveDenoiser", "MouthpieceModel"]
+__all__ = ["ClosureDetector", "CurveDenoiser", "MouthpieceModel"]

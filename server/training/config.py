@@ -10,7 +10,10 @@ DEFAULTS: dict = {
     "fps": 30.0,
     "features": {"kind": "logmel", "n_mels": 80, "hop": 160, "hidden": 128, "out_dim": 128,
                  "dilations": [1, 2, 4, 8, 1, 2], "stride": 2},
-    "denoiser": {"channels": 128, "dilations": [1, 2, 4, 8, 16, 1, 2, 4, 8, 16], "emb_dim": 128},
+    "denoiser": {"channels": 128, "dilations": [1, 2, 4, 8, 16, 1, 2, 4, 8, 16], "emb_dim": 128, "style_dim": 0},
+    # A per-frame bilabial-closure head on the audio encoder (server/model/closure_detector.py);
+    # an empty table: none.
+    "closure_detector": {},
     # kind "corpus": the synthetic corpus with the teacher's curves; "livelink" or "blendvoca":
     # real capture paired with audio under `root` (see server/training/capture.py).
     "data": {"kind": "corpus", "corpus": "data/corpus", "root": "", "cache": "data/cache", "split": "train",
@@ -24,6 +27,8 @@ DEFAULTS: dict = {
         "weight_velocity": 1.0,      # frame-to-frame differences, against jitter
         "weight_lip_opening": 4.0,   # lip opening (the lip-sync figures' quantity)
         "weight_closure": 0.0,       # extra lip-opening weight on closures inside speech (p/b/m)
+        "weight_closure_detector": 0.0,  # the closure detector's cross-entropy (with a detector)
+        "style_drop": 0.15,          # style guidance: share of items trained without their style
         "threads": 2, "checkpoint_minutes": 5.0, "log_every": 50,
         "init": "",  # a checkpoint to fine-tune from (same architecture); empty: from scratch
     },

@@ -1,7 +1,9 @@
 """Training data: corpus items become one long stream of (features, curves) to crop from.
 
 Every rendering (clean or augmented) of a corpus item is turned once into its encoder
-features and teacher curves (a fresh random teacher style per rendering), cached on disk
+features and teacher curves (a fresh random teacher style per rendering, drawn over the whole
+range of every control so the style-conditioned model sees it; the style's condition vector is
+kept per frame beside the curves), cached on disk
 so a restarted run does not redo it. The items are then concatenated in a shuffled order
 (each begins and ends in silence, where the teacher rests the mouth), and batches are random
 crops of that stream. Crops start on frames where curve and feature grids coincide.
@@ -21,6 +23,7 @@ import soundfile as sf
 import torch
 
 from server.audio import load_audio
+from server.style import STYLE_DIM, style_vector
 from server.teacher import Style, loudness_envelope, teacher_curves
 
 
@@ -33,6 +36,7 @@ class Stream:
     seconds: float
     items: int
     valid: torch.Tensor | None = None  # (52,) 1 where the data has the channel (capture may lack some)
+    style: torch.Tensor | None = None  # (T, STYLE_DIM) float32: the style each frame's curves were drawn with
 
     @property
     def frames(self) -> int:
@@ -74,7 +78,7 @@ def _teacher_version() -> str:
 
 
 _TEACHER_VERSION = _teacher_version()
-_CACHE_FORMAT = 2  # 2: features trimmed on the encoder's input rate
+_CACHE_FORMAT = 3  # 2: features trimmed on the encoder's input rate; 3: broad style draw
 
 
 def _cache_key(item_id: str, encoder_config: dict, fps: float, style_seed: int) -> str:
@@ -83,8 +87,14 @@ def _cache_key(item_id: str, encoder_config: dict, fps: float, style_seed: int) 
     return hashlib.sha1(blob).hexdigest()[:16]
 
 
+def rendering_style(style_seed: int) -> Style:
+    """The teacher style of one rendering: the whole range of each control, seeded."""
+    return Style.random_broad(np.random.default_rng(style_seed))
+
+
 def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, cache_dir: Path | None):
-    """(features (C, T_feat) float16, curves (T, 52) float32) for one rendering."""
+    """(features (C, T_feat) float16, curves (T, 52) float32) for one rendering, drawn with
+    ``rendering_style(style_seed)``."""
     wav = Path(corpus_dir) / "items" / f"{item['id']}.wav"
     key = _cache_key(f"{Path(corpus_dir).resolve()}/{item['id']}:{wav.stat().st_size}", encoder.config(), fps, style_seed)
     cached = cache_dir / f"{key}.npz" if cache_dir else None
@@ -97,9 +107,9 @@ def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, c
     audio = load_audio(str(wav))
     phones, duration = item_phones(corpus_dir, item)
     duration = duration or audio.duration
-    rng = np.random.default_rng(style_seed)
     loud = loudness_envelope(audio.samples, fps)
-    curves = teacher_curves(phones, duration, fps=fps, loudness=loud, style=Style.random(rng), seed=style_seed)
+    curves = teacher_curves(phones, duration, fps=fps, loudness=loud, style=rendering_style(style_seed),
+                            seed=style_seed)
     feats = encoder.features(audio.samples).numpy().astype(np.float16)
     # Trim both to the same duration on their own grids.
     n_frames = min(curves.shape[0], int(math.floor(feats.shape[1] / encoder.input_rate * fps)))
@@ -114,12 +124,18 @@ def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, c
 
 def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train", seed: int = 0,
                  cache_dir=None, progress=None, limit: int | None = None) -> Stream:
-    """Prepare every rendering of a split and concatenate them in a seeded random order."""
-    items = read_manifest(corpus_dir, split)
-    if limit:
-        items = items[:limit]
+    """Prepare every rendering of a split and concatenate them in a seeded random order.
+
+    ``corpus_dir`` may be a list of corpora (e.g. English and the other languages): their items
+    are pooled and shuffled together.
+    """
+    corpora = [corpus_dir] if isinstance(corpus_dir, (str, os.PathLike)) else list(corpus_dir)
+    items = []
+    for root in corpora:
+        rows = read_manifest(root, split)
+        items += [(root, item) for item in (rows[:limit] if limit else rows)]
     if not items:
-        raise ValueError(f"no '{split}' items in {corpus_dir}")
+        raise ValueError(f"no '{split}' items in {', '.join(map(str, corpora))}")
     cache_dir = Path(cache_dir) if cache_dir else None
     if cache_dir:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -130,9 +146,10 @@ def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train"
 
     def prepared():
         for n, i in enumerate(order):
-            item = items[i]
+            root, item = items[i]
             style_seed = int(hashlib.sha1(f"{item['id']}:{seed}".encode()).hexdigest()[:8], 16)
-            yield prepare_item(corpus_dir, item, encoder, fps, style_seed, cache_dir)
+            feats, curves = prepare_item(root, item, encoder, fps, style_seed, cache_dir)
+            yield feats, curves, style_vector(rendering_style(style_seed))
             if progress:
                 progress(n + 1, len(items))
 
@@ -140,15 +157,19 @@ def build_stream(corpus_dir, encoder, *, fps: float = 30.0, split: str = "train"
 
 
 def concatenate(pairs, encoder, fps: float, valid=None) -> Stream:
-    """(features, curves) pairs -> one Stream, each trimmed to the common grid of both rates."""
+    """(features, curves) or (features, curves, style vector) tuples -> one Stream, each trimmed
+    to the common grid of both rates. Without style vectors the stream has none (capture data:
+    the model learns it unconditioned)."""
     ratio = encoder.input_rate / fps
     group = _alignment_group(ratio)
-    feats, curves, seconds = [], [], 0.0
-    for f, c in pairs:
+    feats, curves, styles, seconds = [], [], [], 0.0
+    for f, c, *style in pairs:
         usable = (c.shape[0] // group) * group
         if usable == 0:
             continue
         curves.append(c[:usable])
+        if style:
+            styles.append(np.broadcast_to(np.asarray(style[0], np.float32), (usable, STYLE_DIM)))
         feats.append(f[:, : int(round(usable * ratio))])
         need = int(round(usable * ratio)) - feats[-1].shape[1]
         if need > 0:  # the last feature frames of an item may be missing by rounding
@@ -159,7 +180,8 @@ def concatenate(pairs, encoder, fps: float, valid=None) -> Stream:
     return Stream(features=torch.from_numpy(np.concatenate(feats, axis=1)),
                   curves=torch.from_numpy(np.concatenate(curves, axis=0)), fps=fps,
                   feature_rate=encoder.input_rate, seconds=seconds, items=len(curves),
-                  valid=None if valid is None else torch.as_tensor(valid, dtype=torch.float32))
+                  valid=None if valid is None else torch.as_tensor(valid, dtype=torch.float32),
+                  style=torch.from_numpy(np.concatenate(styles, axis=0)) if len(styles) == len(curves) else None)
 
 
 def _alignment_group(ratio: float) -> int:
@@ -171,7 +193,7 @@ def _alignment_group(ratio: float) -> int:
 
 
 def random_batch(stream: Stream, batch: int, crop_frames: int, generator: torch.Generator):
-    """(features (B, C, F), curves (B, 52, T)) random crops of the stream."""
+    """(features (B, C, F), curves (B, 52, T), style (B, STYLE_DIM, T) or None) random crops."""
     ratio = stream.feature_rate / stream.fps
     group = _alignment_group(ratio)
     crop_frames = (crop_frames // group) * group
@@ -182,4 +204,7 @@ def random_batch(stream: Stream, batch: int, crop_frames: int, generator: torch.
     f_len = int(round(crop_frames * ratio))
     feats = torch.stack([stream.features[:, int(round(s * ratio)): int(round(s * ratio)) + f_len] for s in starts.tolist()])
     curves = torch.stack([stream.curves[s:s + crop_frames] for s in starts.tolist()])
-    return feats.float(), curves.transpose(1, 2).contiguous()
+    style = None
+    if stream.style is not None:
+        style = torch.stack([stream.style[s:s + crop_frames] for s in starts.tolist()]).transpose(1, 2).contiguous()
+    return feats.float(), curves.transpose(1, 2).contiguous(), style

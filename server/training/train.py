@@ -1,4 +1,5 @@
-"""The training loop: x0-prediction diffusion with random inpainting masks and audio dropout.
+"""The training loop: x0-prediction diffusion with random inpainting masks, audio and style
+dropout (for guidance on each), and the closure detector's loss beside the denoiser's.
 
 Resumable (``<run>/state.pt`` every few minutes and at the end), EMA weights exported as a
 Mouthpiece checkpoint (``<run>/model``), a progress bar with the loss, a wall-clock budget,
@@ -48,17 +49,39 @@ def lip_opening_loss(open_pred: torch.Tensor, open_true: torch.Tensor, weight_cl
     open_pred, open_true = open_pred.clamp(min=0), open_true.clamp(min=0)
     weight = torch.ones_like(open_true)
     if weight_closure > 0:
-        nearby_open = F.max_pool1d(open_true[:, None], 11, stride=1, padding=5)[:, 0]
-        closure = (open_true <= CLOSED_THRESHOLD) & (nearby_open >= 3 * CLOSED_THRESHOLD)
-        weight = weight + weight_closure * closure.float()
+        weight = weight + weight_closure * closures_in_speech(open_true).float()
     return ((open_pred - open_true) ** 2 * weight).mean()
 
 
-def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, speech_mask, fps, valid=None):
-    """One batch's loss. curves: (B, 52, T) in [0, 1]; valid: (52,) channels the data has."""
+def closures_in_speech(open_true: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: frames where the lips are closed with the mouth open within 5 frames either
+    side: the p/b/m closures inside speech (not the lips resting together in a pause)."""
+    nearby_open = F.max_pool1d(open_true[:, None], 11, stride=1, padding=5)[:, 0]
+    return (open_true <= CLOSED_THRESHOLD) & (nearby_open >= 3 * CLOSED_THRESHOLD)
+
+
+def closure_detector_loss(model, audio, curves, lip_gains) -> torch.Tensor:
+    """Binary cross-entropy of the closure detector against the teacher's closures in speech."""
+    open_true = (LIP_OPENING_NEUTRAL + torch.einsum("bct,c->bt", curves, lip_gains)).clamp(min=0)
+    target = closures_in_speech(open_true).float()
+    logits = model.closure_detector(audio)
+    # Closures are a few percent of frames: weigh them up so a detector that says "open" everywhere loses.
+    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor(CLOSURE_POS_WEIGHT))
+
+
+CLOSURE_POS_WEIGHT = 4.0
+
+
+def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, speech_mask, fps, valid=None,
+                  style=None):
+    """One batch's loss. curves: (B, 52, T) in [0, 1]; valid: (52,) channels the data has;
+    style: (B, STYLE_DIM, T) the teacher's style per frame, or None (unconditioned data)."""
     b, c, T = curves.shape
     x0 = to_model_space(curves)
     audio = model.encoder(feats, T, fps)
+    loss_detector = None
+    if model.closure_detector is not None and cfg_train.get("weight_closure_detector", 0) > 0:
+        loss_detector = closure_detector_loss(model, audio, curves, lip_gains)
     k = int(cfg_train["noise_levels_per_crop"])
     x0, audio = x0.repeat(k, 1, 1), audio.repeat(k, 1, 1)
     curves = curves.repeat(k, 1, 1)
@@ -67,7 +90,11 @@ def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, 
     x_t = add_noise(x0, noise, t, ab)
     mask = torch.stack([random_mask(T, generator) for _ in range(x0.shape[0])])
     keep = torch.rand(x0.shape[0], generator=generator) >= cfg_train["audio_drop"]
-    pred = model.denoiser(x_t, t, audio, x0, mask, audio_keep=keep)
+    style_kw = {}
+    if model.denoiser.style_dim and style is not None:
+        style_keep = torch.rand(x0.shape[0], generator=generator) >= cfg_train.get("style_drop", 0.15)
+        style_kw = {"style": style.repeat(k, 1, 1), "style_keep": style_keep}
+    pred = model.denoiser(x_t, t, audio, x0, mask, audio_keep=keep, **style_kw)
     # Known values are imposed at sampling, so the loss counts only what the model must generate.
     free = 1.0 - mask
     w = 1.0 + (cfg_train["weight_speech"] - 1.0) * speech_mask[None, :, None]
@@ -83,7 +110,11 @@ def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, 
     if valid is not None and valid.min() < 1:  # lip opening needs every channel that moves the lips
         loss_open = loss_open * float(valid[lip_gains.abs() > 0.01].min())
     total = (loss_x0 + cfg_train["weight_velocity"] * loss_vel + cfg_train["weight_lip_opening"] * loss_open)
-    return total, {"x0": loss_x0.item(), "vel": loss_vel.item(), "open": loss_open.item()}
+    parts = {"x0": loss_x0.item(), "vel": loss_vel.item(), "open": loss_open.item()}
+    if loss_detector is not None:
+        total = total + cfg_train["weight_closure_detector"] * loss_detector
+        parts["detector"] = loss_detector.item()
+    return total, parts
 
 
 def _lr(step, cfg, time_fraction=0.0):
@@ -106,7 +137,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     seed = int(tc["seed"]) + 1000 * rank
     torch.manual_seed(seed)
-    model = MouthpieceModel.from_config(cfg["features"], cfg["denoiser"])
+    model = MouthpieceModel.from_config(cfg["features"], cfg["denoiser"], cfg.get("closure_detector"))
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tc["lr"], weight_decay=1e-4)
     state_file = run_dir / "state.pt"
@@ -126,10 +157,10 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
         from server.checkpoint import load_checkpoint
 
         init_model, _ = load_checkpoint(tc["init"])
-        model.load_state_dict(init_model.state_dict())
-        ema.load_state_dict(init_model.state_dict())
+        added = _load_grown(model, init_model.state_dict())
+        ema.load_state_dict(model.state_dict())
         if not quiet and rank == 0:
-            print(f"fine-tuning from {tc['init']}", flush=True)
+            print(f"fine-tuning from {tc['init']}" + (f" (new: {', '.join(added)})" if added else ""), flush=True)
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(model)
@@ -184,10 +215,10 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
                 break
             for group in opt.param_groups:
                 group["lr"] = _lr(step, tc, elapsed / budget)
-            feats, curves = random_batch(stream, int(tc["batch"]), crop, generator)
+            feats, curves, style = random_batch(stream, int(tc["batch"]), crop, generator)
             t = torch.randint(0, len(ab), (feats.shape[0] * int(tc["noise_levels_per_crop"]),), generator=generator)
             loss, parts = training_loss(train_model.module if world > 1 else model, feats, curves, t, generator,
-                                        tc, ab, lip_gains, speech_mask, float(cfg["fps"]), stream.valid)
+                                        tc, ab, lip_gains, speech_mask, float(cfg["fps"]), stream.valid, style)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -200,7 +231,8 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
             running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{running:.4f}", open=f"{parts['open']:.4f}")
+                bar.set_postfix(loss=f"{running:.4f}", open=f"{parts['open']:.4f}",
+                                **({"det": f"{parts['detector']:.3f}"} if "detector" in parts else {}))
             if log is not None and step % int(tc["log_every"]) == 0:
                 log.write(json.dumps({"step": step, "loss": running, **parts,
                                       "minutes": round((elapsed_before + time.time() - started) / 60, 2)}) + "\n")
@@ -227,6 +259,18 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     return out
 
 
+def _load_grown(model, weights: dict) -> list[str]:
+    """Load ``weights`` into ``model``, which may have parts the checkpoint lacks (a style input,
+    a closure detector: zero-initialised or new, so the model starts as the checkpoint's function).
+    Returns the new parts' top-level names; any other mismatch is an error."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    grown = ("denoiser.style_in.", "denoiser.style_bias.", "closure_detector.")
+    wrong = [k for k in missing if not k.startswith(grown) and not k.startswith("encoder.speech.")]
+    if wrong or unexpected:
+        raise ValueError(f"init checkpoint does not match the config (missing {wrong[:3]}, unexpected {unexpected[:3]})")
+    return sorted({".".join(k.split(".")[:2]) for k in missing if k.startswith(grown)})
+
+
 def _resumed_loss(state: dict, run_dir: Path) -> float | None:
     """The running loss a resumed run left at (older states lack it: the log's last entry)."""
     if state.get("running") is not None:
@@ -248,7 +292,7 @@ def export_state(run_dir, cfg: dict, out=None) -> Path:
     the run may still be training: for a look at a model halfway."""
     run_dir = Path(run_dir)
     state = torch.load(run_dir / "state.pt", map_location="cpu", weights_only=False)
-    model = MouthpieceModel.from_config(cfg["features"], cfg["denoiser"])
+    model = MouthpieceModel.from_config(cfg["features"], cfg["denoiser"], cfg.get("closure_detector"))
     model.load_state_dict(state["ema"])
     out = Path(out) if out else run_dir / f"model-step{state['step']}"
     return save_checkpoint(out, model, name=cfg["name"], fps=float(cfg["fps"]), defaults=cfg["defaults"],
