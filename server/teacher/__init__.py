@@ -15,15 +15,17 @@ from typing import Callable
 
 import numpy as np
 
-from addon.core.arkit import NUM_CHANNELS
+from addon.core.arkit import INDEX, NUM_CHANNELS, UPPER_FACE_CHANNELS
 
+from .emotion import emotion_offsets, emotion_signatures
 from .lip_opening import lip_opening, raw_lip_opening
 from .mouth import mouth_channels
 from .phones import PHONES, normalise_phones
-from .style import Style
+from .style import EMOTIONS, Style
 from .upper_face import upper_face, upper_face_stats
 
-__all__ = ["teacher_curves", "loudness_envelope", "Style", "lip_opening", "PHONES", "upper_face_stats"]
+__all__ = ["teacher_curves", "loudness_envelope", "Style", "EMOTIONS", "lip_opening", "PHONES", "upper_face_stats",
+           "emotion_signatures"]
 
 # The teacher works on a fine time grid and averages down to frames, so that events shorter than
 # a frame (a 20 ms bilabial closure) are not lost between frame times.
@@ -33,6 +35,10 @@ CLOSURE_KEEP_OPENING = 0.02
 # Loudness scales jaw opening: gain per dB relative to the utterance's loud level, and limits.
 JAW_GAIN_PER_DB = 0.025
 JAW_GAIN_RANGE = (0.6, 1.15)
+# An emotion's offsets on these go on top of the upper face; the rest go into the mouth before its
+# closures are solved.
+UPPER = np.zeros(NUM_CHANNELS, bool)
+UPPER[[INDEX[name] for name in UPPER_FACE_CHANNELS]] = True
 
 Loudness = np.ndarray | Callable[[np.ndarray], np.ndarray] | None
 
@@ -132,8 +138,12 @@ def teacher_curves(phones, duration_s: float, *, fps: float = 30.0, loudness: Lo
     for phone, start, end, _stress in segments:
         if phone not in ("SIL", "BR"):
             speaking[np.searchsorted(times, start):np.searchsorted(times, end)] = True
-    mouth = mouth_channels(segments, times, _jaw_gain(loudness_db, speaking), style)
+    emotion = emotion_offsets(style, times, seed)
+    mouth_offsets = None if emotion is None else np.where(UPPER, 0.0, emotion)
+    mouth = mouth_channels(segments, times, _jaw_gain(loudness_db, speaking), style, mouth_offsets)
     fine = mouth + upper_face(segments, times, duration_s, loudness_db, style, rng)
+    if emotion is not None:
+        fine[:, UPPER] += emotion[:, UPPER]
     np.clip(fine, 0.0, 1.0, out=fine)
     frames = rasterise(fine, times, n_frames, fps, duration_s)
     out = np.clip(frames, 0.0, 1.0).astype(np.float32)

@@ -19,7 +19,7 @@ import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
 
-from .lip_opening import MOUTH_CLOSE_GAIN, raw_lip_opening
+from .lip_opening import LIP_OPENING_VECTOR, MOUTH_CLOSE_GAIN, raw_lip_opening
 from .phones import BILABIALS, LABIODENTALS, P, PARAMS, TARGETS, VOWELS
 from .style import Style
 
@@ -48,6 +48,20 @@ BREATH_RAMP_S = 0.1
 # upper teeth on f/v.
 CLOSED_OPENING = -0.004
 LABIODENTAL_OPENING = 0.03
+# Articulation scales jaw and lip amplitude by FLOOR + (1 - FLOOR) * articulation: 1 at the
+# neutral 1, and at 0 (mumbled) the mouth still moves a little.
+ARTICULATION_FLOOR = 0.25
+# A frown (negative smile): mouthFrown, with a little press and lower-lip pull.
+FROWN_GAIN = 0.7
+FROWN_PRESS = 0.15
+FROWN_LOWER_DOWN = 0.1
+# Channels that open the lips (lip-opening gain above this): an emotion's offset on them is
+# withheld while the lips are together, so it never opens a closure.
+LIP_OPENING_GAIN_MIN = 0.01
+
+
+def articulation_gain(articulation: float) -> float:
+    return ARTICULATION_FLOOR + (1.0 - ARTICULATION_FLOOR) * articulation
 
 
 def _segments(phones):
@@ -140,10 +154,13 @@ def contact_envelope(phones, times: np.ndarray, heights: dict[str, float], ramp_
     return env
 
 
-def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style) -> np.ndarray:
+def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style,
+                   offsets: np.ndarray | None = None) -> np.ndarray:
     """ARKit curves (len(times), 52) for the lower face, plus the nostril flare of breaths.
 
-    `jaw_gain` (per time) carries loudness; the style scales what speech leaves free.
+    `jaw_gain` (per time) carries loudness; the style scales what speech leaves free. `offsets`
+    (an emotion's, (len(times), 52)) are added to the mouth channels before mouthClose is solved,
+    so the contacts still close.
     """
     params = blend_parameters(phones, times)
     closure_env = contact_envelope(phones, times, dict.fromkeys(BILABIALS, 1.0), CLOSURE_RAMP_IN_S, CLOSURE_RAMP_OUT_S)
@@ -153,13 +170,14 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
 
     close = np.maximum(params[:, P["close"]], closure_env)
     labio = labio_env
-    art = style.articulation
+    art = articulation_gain(style.articulation)
+    smile, frown = max(style.smile, 0.0), max(-style.smile, 0.0)
     left, right = 1.0 + 0.5 * style.asymmetry, 1.0 - 0.5 * style.asymmetry
     open_lips = 1.0 - close
 
     # During a lip contact the jaw rises towards the closed position.
     jaw = params[:, P["jaw"]] * (1.0 - 0.45 * closure_env) * (1.0 - 0.5 * labio_env)
-    jaw = np.clip(jaw * style.jaw_range * jaw_gain * (0.5 + 0.5 * art), 0.0, 1.0)
+    jaw = np.clip(jaw * style.jaw_range * jaw_gain * art, 0.0, 1.0)
     curves = np.zeros((len(times), NUM_CHANNELS))
 
     def put(name, value):
@@ -173,11 +191,13 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     spread = params[:, P["spread"]] * art * (1.0 - 0.7 * rounding)
     put("mouthStretchLeft", 0.35 * spread * left)
     put("mouthStretchRight", 0.35 * spread * right)
-    put("mouthSmileLeft", (style.smile + 0.12 * spread) * left)
-    put("mouthSmileRight", (style.smile + 0.12 * spread) * right)
-    put("mouthDimpleLeft", 0.3 * style.smile * left)
-    put("mouthDimpleRight", 0.3 * style.smile * right)
-    lower = params[:, P["lower"]] * art * open_lips * (1.0 - labio)
+    put("mouthSmileLeft", (smile + 0.12 * spread) * left)
+    put("mouthSmileRight", (smile + 0.12 * spread) * right)
+    put("mouthDimpleLeft", 0.3 * smile * left)
+    put("mouthDimpleRight", 0.3 * smile * right)
+    put("mouthFrownLeft", FROWN_GAIN * frown * left * np.ones(len(times)))
+    put("mouthFrownRight", FROWN_GAIN * frown * right * np.ones(len(times)))
+    lower = (params[:, P["lower"]] * art + FROWN_LOWER_DOWN * frown) * open_lips * (1.0 - labio)
     put("mouthLowerDownLeft", lower * left)
     put("mouthLowerDownRight", lower * right)
     upper = params[:, P["upper"]] * art * open_lips + 0.2 * labio
@@ -185,13 +205,18 @@ def mouth_channels(phones, times: np.ndarray, jaw_gain: np.ndarray, style: Style
     put("mouthUpperUpRight", upper * right)
     put("mouthRollLower", 0.55 * labio + 0.1 * closure_env)
     put("mouthRollUpper", 0.08 * closure_env)
-    put("mouthPressLeft", 0.4 * closure_env * left)
-    put("mouthPressRight", 0.4 * closure_env * right)
+    put("mouthPressLeft", (0.4 * closure_env + FROWN_PRESS * frown) * left)
+    put("mouthPressRight", (0.4 * closure_env + FROWN_PRESS * frown) * right)
     put("mouthLeft", 0.15 * max(style.asymmetry, 0.0) * np.ones(len(times)))
     put("mouthRight", 0.15 * max(-style.asymmetry, 0.0) * np.ones(len(times)))
     put("tongueOut", tongue_env * art * open_lips)
     put("noseSneerLeft", BREATH_NOSTRIL_FLARE * breath_env)
     put("noseSneerRight", BREATH_NOSTRIL_FLARE * breath_env)
+    if offsets is not None:
+        opens = np.nonzero(LIP_OPENING_VECTOR > LIP_OPENING_GAIN_MIN)[0]
+        held = offsets.copy()
+        held[:, opens] *= open_lips[:, None] * (1.0 - labio)[:, None]
+        np.clip(curves + held, 0.0, 1.0, out=curves)
 
     # mouthClose brings the lips together against whatever the other channels open: solve the
     # linear lip-opening model for the mouthClose that gives the opening the contacts ask for.

@@ -230,10 +230,11 @@ def add_brows(curves: np.ndarray, times: np.ndarray, emphasis: list[tuple[float,
 
 
 def add_smile_squint(curves: np.ndarray, style: Style) -> None:
-    """A smiling face also narrows the eyes and lifts the cheeks."""
+    """A smiling face also narrows the eyes and lifts the cheeks (a frown does neither)."""
+    smile = max(style.smile, 0.0)
     for side, scale in (("Left", 1.0 + 0.5 * style.asymmetry), ("Right", 1.0 - 0.5 * style.asymmetry)):
-        curves[:, INDEX["cheekSquint" + side]] += 0.5 * style.smile * scale
-        curves[:, INDEX["eyeSquint" + side]] += 0.3 * style.smile * scale
+        curves[:, INDEX["cheekSquint" + side]] += 0.5 * smile * scale
+        curves[:, INDEX["eyeSquint" + side]] += 0.3 * smile * scale
 
 
 def upper_face(phones, times: np.ndarray, duration_s: float, loudness_db: np.ndarray | None,
