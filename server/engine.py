@@ -81,6 +81,9 @@ class GenerationRequest:
     style_guidance: float | None = None
     # The speech's language: "auto", or a code such as "en", "es" (server/speech/language.py).
     language: str = "auto"
+    # What is said, when known: its words are aligned to the audio (server/speech/transcript.py) and
+    # place the closures instead of the recogniser.
+    transcript: str | None = None
 
 
 @dataclass
@@ -383,7 +386,15 @@ class Engine:
             phones: list[tuple[str, float, float]] = []
             sources: list[str] = []
             lead_s = req.offset / req.fps
-            if lip_closure > 0 and self._uses_recogniser(req.language):
+            if lip_closure > 0 and req.transcript:
+                from server.speech.transcript import transcript_phones
+
+                progress(0.0, "aligning the transcript")
+                aligned = transcript_phones(req.audio.samples, req.transcript, req.language, cancel=cancel)
+                words, phones = aligned.words, shift_phones(aligned.phones, lead_s)
+                sources.append("transcript")
+                sampling_from = 0.3
+            elif lip_closure > 0 and self._uses_recogniser(req.language):
                 progress(0.0, "recognising speech")
                 found = self.recognise(req.audio, lambda f: progress(0.3 * f, "recognising speech"), cancel)
                 # The mouth leads by lead_s: the face at time t does what the speech does at t + lead_s.

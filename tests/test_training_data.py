@@ -11,7 +11,7 @@ from server.training.data import build_stream, random_batch
 def test_crops_cover_the_same_time_span(tiny_corpus, tmp_path):
     enc = LogMelEncoder()
     stream = build_stream(tiny_corpus, enc, cache_dir=tmp_path)
-    feats, curves = random_batch(stream, 4, 60, torch.Generator().manual_seed(0))
+    feats, curves, _style = random_batch(stream, 4, 60, torch.Generator().manual_seed(0))
     assert feats.shape[-1] / enc.input_rate == curves.shape[-1] / 30.0
     assert stream.features.shape[1] / enc.input_rate == stream.frames / 30.0
 
