@@ -27,12 +27,14 @@ from server.evaluation.lip_opening import lip_opening, load_mesh_lip_model
 from server.evaluation.lipsync import LipSyncScores
 
 FPS = 30.0
-METHODS = ("model", "denoiser", "teacher", "jaw")
-HEADERS = ("model (audio only)", "model without closure guidance", "teacher on alignment", "jaw follows loudness",
-           "target")
-MODEL_METHODS = ("model", "denoiser")
-# The engine request of each model column: the shipped defaults, and lip-closure guidance off.
-MODEL_SETTINGS = {"model": {}, "denoiser": {"lip_closure": 0.0}}
+METHODS = ("model", "english", "denoiser", "teacher", "jaw")
+HEADERS = ("model (audio only)", "model told English (+ word recogniser)", "model without closure guidance",
+           "teacher on alignment", "jaw follows loudness", "target")
+MODEL_METHODS = ("model", "english", "denoiser")
+# The engine request of each model column: the shipped defaults (language auto: for a model with a
+# closure detector, the model alone), the language set to English (the English word recogniser
+# joins), and lip-closure guidance off (the denoiser alone).
+MODEL_SETTINGS = {"model": {}, "english": {"language": "en"}, "denoiser": {"lip_closure": 0.0}}
 TARGETS = {"closure": ">= 0.92", "open": ">= 0.85", "rest": ">= 0.90", "sync": "|lag| <= 33 ms"}
 
 
@@ -107,7 +109,7 @@ def evaluate_heldout(corpus_dir, limit: int, engine, fps: float) -> dict:
     from server.training.data import item_phones
 
     items = heldout_items(corpus_dir, limit)
-    pairs = {"model": [], "denoiser": [], "jaw": []}
+    pairs = {"model": [], "english": [], "denoiser": [], "jaw": []}
     # Bilabial closure against the synthesiser's own phone times: a check that does not lean on
     # pocketsphinx, which both finds the closures (lip-closure guidance) and aligns real speech.
     closures = {m: lipsync.Share(0, 0) for m in pairs}
