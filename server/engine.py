@@ -441,9 +441,9 @@ class Engine:
                 tt = torch.full((n,), t, dtype=torch.long, device=self.device)
                 x0 = self._denoise(x, tt, audio_b, known, mask, guidance, cancel, style_b,
                                    style_guidance).clamp(-1.0, 1.0)
+                x0 = close_lips(x0, envelope, 1 - mask, lip_closure)
                 if opening is not None:
                     x0 = open_lips(x0, opening, 1 - mask, lip_closure)
-                x0 = close_lips(x0, envelope, 1 - mask, lip_closure)
                 x0_inpainted = mask * known + (1 - mask) * x0
                 prev = timesteps[i + 1] if i + 1 < len(timesteps) else None
                 x = self.sampler.step(x0_inpainted, t, x, prev)

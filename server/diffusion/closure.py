@@ -144,7 +144,9 @@ OPENING_WEIGHTS: dict[str, float] = {
 
 def opening_envelope(phones, num_frames: int, fps: float) -> np.ndarray:
     """(num_frames,) 1 on the frames at each open vowel's middle half (at least its middle frame),
-    0 elsewhere and wherever ``closure_envelope`` closes the lips: a closure always wins."""
+    0 elsewhere and on every frame a bilabial owns (``closure_envelope`` at 1). A closure's ramp
+    may reach a short vowel's only frame (a 30 ms schwa before "m"): there the vowel wins, as
+    the engine opens after it closes."""
     from server.evaluation.lipsync import OPEN_VOWELS
 
     out = np.zeros(num_frames)
@@ -157,7 +159,7 @@ def opening_envelope(phones, num_frames: int, fps: float) -> np.ndarray:
         frames = np.arange(lo, hi + 1) if hi >= lo else np.array([int(round(0.5 * (start + end) * fps))])
         frames = frames[(frames >= 0) & (frames < num_frames)]
         out[frames] = 1.0
-    out[closure_envelope(phones, num_frames, fps) > 0] = 0.0
+    out[closure_envelope(phones, num_frames, fps) >= 1.0 - 1e-6] = 0.0
     return out
 
 
