@@ -30,7 +30,7 @@ import torch
 from addon.core import arkit
 from server.audio import Audio
 from server.checkpoint import load_checkpoint
-from server.diffusion.closure import close_lips, closure_envelope, detector_envelope
+from server.diffusion.closure import close_lips, closure_envelope, detector_envelope, open_lips, opening_envelope
 from server.diffusion.ddim import DDIMSampler
 from server.diffusion.guidance import guided_x0
 from server.diffusion.harmonize import harmonize
@@ -415,6 +415,9 @@ class Engine:
                 return env
 
             envelope = torch.from_numpy(envelope_at(self.fps, t_model)).float().to(self.device)
+            # A transcript also places the open vowels: the lips open at least a little on them.
+            opening = (torch.from_numpy(opening_envelope(phones, t_model, self.fps)).float().to(self.device)
+                       if "transcript" in sources else None)
             known_out, mask_out = self._known_at_output(req, t_out)
             known_m, mask_m = self._known_at_model_rate(req, known_out, mask_out, t_model)
             n = int(req.samples)
@@ -439,6 +442,8 @@ class Engine:
                 x0 = self._denoise(x, tt, audio_b, known, mask, guidance, cancel, style_b,
                                    style_guidance).clamp(-1.0, 1.0)
                 x0 = close_lips(x0, envelope, 1 - mask, lip_closure)
+                if opening is not None:
+                    x0 = open_lips(x0, opening, 1 - mask, lip_closure)
                 x0_inpainted = mask * known + (1 - mask) * x0
                 prev = timesteps[i + 1] if i + 1 < len(timesteps) else None
                 x = self.sampler.step(x0_inpainted, t, x, prev)

@@ -125,3 +125,70 @@ def close_lips(x0: torch.Tensor, envelope: torch.Tensor, free: torch.Tensor, str
     out = x0.clone()
     out[..., active] = v * 2 - 1
     return out
+
+
+# --- Open vowels, when a transcript places them ---------------------------------------------------
+# With a transcript the open vowels' places are known as well as the bilabials': the lips open at
+# least OPEN_MIN (of the jawOpen = 1 gap) on them. The vowels are the evaluation's open vowels
+# (server.evaluation.lipsync.OPEN_VOWELS), and OPEN_MIN sits above its 0.15 "opened" threshold.
+OPEN_MIN = 0.2
+OPENING_WEIGHTS: dict[str, float] = {
+    "mouthClose": 1.0,
+    "jawOpen": 0.5,
+    "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3,
+    "mouthUpperUpLeft": 0.3, "mouthUpperUpRight": 0.3,
+    "mouthPressLeft": 0.3, "mouthPressRight": 0.3,
+    "mouthRollLower": 0.3, "mouthRollUpper": 0.3, "mouthShrugLower": 0.3,
+}
+
+
+def opening_envelope(phones, num_frames: int, fps: float) -> np.ndarray:
+    """(num_frames,) 1 on the frames at each open vowel's middle half (at least its middle frame),
+    0 elsewhere and on every frame a bilabial owns (``closure_envelope`` at 1). A closure's ramp
+    may reach a short vowel's only frame (a 30 ms schwa before "m"): there the vowel wins, as
+    the engine opens after it closes."""
+    from server.evaluation.lipsync import OPEN_VOWELS
+
+    out = np.zeros(num_frames)
+    for phone, start, end in phones:
+        if phone not in OPEN_VOWELS:
+            continue
+        quarter = 0.25 * (end - start)
+        lo = int(np.ceil((start + quarter) * fps))
+        hi = int(np.floor((end - quarter) * fps))
+        frames = np.arange(lo, hi + 1) if hi >= lo else np.array([int(round(0.5 * (start + end) * fps))])
+        frames = frames[(frames >= 0) & (frames < num_frames)]
+        out[frames] = 1.0
+    out[closure_envelope(phones, num_frames, fps) >= 1.0 - 1e-6] = 0.0
+    return out
+
+
+def open_lips(x0: torch.Tensor, envelope: torch.Tensor, free: torch.Tensor, strength: float = 1.0,
+              minimum: float = OPEN_MIN) -> torch.Tensor:
+    """Project x0 (N, 52, T) in model space so the lip opening is at least ``strength * minimum *
+    envelope[t]`` (the weighted least-change way: mostly less mouthClose, then more jaw and lip
+    raise/lower); only ``free`` moves, mouthClose <= jawOpen is kept."""
+    if strength <= 0 or float(envelope.max()) <= 0:
+        return x0
+    gains = torch.tensor(gain_vector(), dtype=torch.float32, device=x0.device)
+    weights = torch.zeros(NUM_CHANNELS, dtype=torch.float32, device=x0.device)
+    for name, w in OPENING_WEIGHTS.items():
+        weights[INDEX[name]] = w
+    g = gains[None, :, None]
+    active = envelope > 0
+    v = (x0[..., active] + 1) / 2
+    free = free[..., active]
+    jaw, close = INDEX["jawOpen"], INDEX["mouthClose"]
+    target = (strength * minimum * envelope[active].clamp(0, 1))[None]
+    for _ in range(_ITERATIONS):
+        shortfall = (target - LIP_OPENING_NEUTRAL - torch.einsum("nct,c->nt", v, gains)).clamp(min=0)
+        if float(shortfall.max()) <= 1e-6:
+            break
+        movable = torch.where(g > 0, v < 1 - 1e-6, v > 1e-6).float() * free
+        a = weights[None, :, None] * g * movable
+        denominator = (a * g).sum(dim=1).clamp(min=1e-9)
+        v = (v + shortfall[:, None] * a / denominator[:, None]).clamp(0, 1)
+        v[:, close] = torch.minimum(v[:, close], v[:, jaw])
+    out = x0.clone()
+    out[..., active] = v * 2 - 1
+    return out

@@ -1,12 +1,13 @@
 """``scripts/evaluate``: every evaluation figure in one markdown table, references side by side.
 
-    scripts/evaluate [--checkpoint P] [--real DIR [--transcripts TSV|README.md]] [--mesh DIR]
+    scripts/evaluate [--checkpoint P] [--real DIR [--transcripts TSV|README.md] [--use-transcripts]] [--mesh DIR]
                      [--heldout data/corpus] [--samples 8] [--out docs/RESULTS.md]
 
 Columns: the model (from audio alone, as shipped: with lip-closure guidance at the p/b/m that
 speech recognition finds), the same model with that guidance off (the denoiser alone), the
 teacher on the forced alignment (transcript-driven ceiling), a jaw that follows loudness
-(floor), and the issue's target. Without a
+(floor), with --use-transcripts the model given each file's transcript (closures and open vowels
+aligned from it), and the issue's target. Without a
 trained model (no --checkpoint and no shipped default) the model column says so and the
 references are still measured. Progress goes to stderr; the table to stdout (and --out).
 """
@@ -27,10 +28,12 @@ from server.evaluation.lip_opening import lip_opening, load_mesh_lip_model
 from server.evaluation.lipsync import LipSyncScores
 
 FPS = 30.0
-METHODS = ("model", "english", "denoiser", "teacher", "jaw")
+METHODS = ("model", "english", "denoiser", "teacher", "jaw", "transcript")
 HEADERS = ("model (audio only)", "model told English (+ word recogniser)", "model without closure guidance",
-           "teacher on alignment", "jaw follows loudness", "target")
-MODEL_METHODS = ("model", "english", "denoiser")
+           "teacher on alignment", "jaw follows loudness", "model with the transcript", "target")
+MODEL_METHODS = ("model", "english", "denoiser", "transcript")
+# Columns shown only when measured (--use-transcripts).
+OPTIONAL_METHODS = ("transcript",)
 # The engine request of each model column: the shipped defaults (language auto: for a model with a
 # closure detector, the model alone), the language set to English (the English word recogniser
 # joins), and lip-closure guidance off (the denoiser alone).
@@ -63,7 +66,7 @@ def load_engine(checkpoint: str | None):
         return None, f"no trained model ({error})"
 
 
-def evaluate_real(folder, transcripts, opening_of, engine, fps: float) -> RealSpeechRun:
+def evaluate_real(folder, transcripts, opening_of, engine, fps: float, use_transcripts: bool = False) -> RealSpeechRun:
     from server.audio import load_audio
     from server.engine import GenerationRequest
     from server.speech.alignment import AlignmentError, align
@@ -92,6 +95,11 @@ def evaluate_real(folder, transcripts, opening_of, engine, fps: float) -> RealSp
             for method, settings in MODEL_SETTINGS.items():
                 request = GenerationRequest(audio=audio, fps=fps, samples=1, seed=0, **settings)
                 curves[method] = engine.generate(request).takes[0]
+            if use_transcripts:
+                # The engine given what is said (the alternative the alignment chose), in English.
+                request = GenerationRequest(audio=audio, fps=fps, samples=1, seed=0, language="en",
+                                            transcript=alignment.transcript)
+                curves["transcript"] = engine.generate(request).takes[0]
         for method, c in curves.items():
             run.scores[method].append(lipsync.score_lipsync(opening_of(c), alignment.phones, fps,
                                                             audio.samples, audio.sample_rate))
@@ -144,9 +152,14 @@ def build_table(real: RealSpeechRun | None, heldout: dict | None, model_figures,
     rows: list[tuple[str, ...]] = []
     model_missing = model_note or None
 
+    shown = [k for k, m in enumerate(METHODS)
+             if m not in OPTIONAL_METHODS or (real is not None and real.scores.get(m))]
+    methods = [METHODS[k] for k in shown]
+    headers = [HEADERS[k] for k in shown] + [HEADERS[-1]]
+
     def add(label, values: dict, target=""):
         cells = ["no model" if m in MODEL_METHODS and model_missing and m not in values else _cell(values.get(m))
-                 for m in METHODS]
+                 for m in methods]
         rows.append((label, *cells, target))
 
     if heldout is not None:
@@ -187,7 +200,7 @@ def build_table(real: RealSpeechRun | None, heldout: dict | None, model_figures,
         add("frames outside the regenerated range changed by", {"model": f"{f.outside_change:.1e}"}, "0")
         add("compute seconds per second of audio: 1 take · all takes",
             {"model": f"{f.seconds_per_second:.2f} · {f.seconds_per_second_all:.2f}"})
-    lines = ["| figure | " + " | ".join(HEADERS) + " |", "|---|" + "---|" * len(HEADERS)]
+    lines = ["| figure | " + " | ".join(headers) + " |", "|---|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     notes = [f"Lip opening: {opening_note}."]
     if model_note:
@@ -207,6 +220,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-model", action="store_true", help="measure the references only")
     parser.add_argument("--real", help="folder of real speech .wav files with transcripts")
     parser.add_argument("--transcripts", help="transcripts for --real: a TSV, or a README .md with a table")
+    parser.add_argument("--use-transcripts", action="store_true",
+                        help="also run the model given each --real file's transcript (closures and open vowels "
+                             "placed from it; server/speech/transcript.py)")
     parser.add_argument("--mesh", help="folder of ARKit blendshape OBJs: measure lip opening on the mesh")
     parser.add_argument("--heldout", help="corpus folder whose 'heldout' split to score (e.g. data/corpus)")
     parser.add_argument("--heldout-items", type=int, default=60, help="held-out items to use (default 60)")
@@ -235,7 +251,8 @@ def main(argv=None) -> int:
             log(f"model: {engine.source} ({engine.info()['model']})")
         else:
             log(f"{model_note}: measuring the references only")
-        real = evaluate_real(args.real, args.transcripts, opening_of, engine, FPS) if args.real else None
+        real = evaluate_real(args.real, args.transcripts, opening_of, engine, FPS,
+                                  args.use_transcripts) if args.real else None
         heldout = evaluate_heldout(args.heldout, args.heldout_items, engine, FPS) if args.heldout else None
         figures = None
         if engine is not None:
