@@ -335,16 +335,16 @@ def test_evaluate_prints_one_table_with_model_and_references(tmp_path, sentence,
                            "--out", str(out)], capture_output=True, text=True, env=_env())
     assert done.returncode == 0, done.stderr
     table = [line for line in done.stdout.splitlines() if line.startswith("|")]
-    assert table[0].startswith("| figure | model (audio only) | model without closure guidance | teacher on alignment "
-                               "| jaw follows loudness")
+    assert table[0].startswith("| figure | model (audio only) | model told English (+ word recogniser) "
+                               "| model without closure guidance | teacher on alignment | jaw follows loudness")
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table[2:]}
-    model, denoiser, teacher, jaw = next(v for k, v in rows.items() if "p/b/m closed" in k)[:4]
+    model, english, denoiser, teacher, jaw = next(v for k, v in rows.items() if "p/b/m closed" in k)[:5]
     assert float(teacher.split()[0]) >= 0.75                   # the teacher closes
     # Even the tiny model closes the lips where recognition finds p/b/m, which it cannot on its own.
-    assert float(model.split()[0]) >= 0.75
-    assert all(c not in ("", "—", "no model") for c in (model, denoiser, jaw))
+    assert float(english.split()[0]) >= 0.75
+    assert all(c not in ("", "—", "no model") for c in (model, english, denoiser, jaw))
     heldout_closure = next(v for k, v in rows.items() if "closure at the synthesiser's phone times" in k)
-    assert all(c not in ("", "—", "no model") for c in heldout_closure[:2] + heldout_closure[3:4])
+    assert all(c not in ("", "—", "no model") for c in heldout_closure[:3] + heldout_closure[4:5])
     assert any("held-out" in k for k in rows) and any("pin error" in k for k in rows)
     assert "Skipped mystery: no transcript" in done.stdout
     assert "[evaluate" in done.stderr                         # progress on stderr
