@@ -42,6 +42,9 @@ ESPEAK_LANGUAGES = {"es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt-br
                     "pl": "pl", "hi": "hi", "cmn": "cmn-latn-pinyin", "ja": "ja", "ar": "ar",
                     "sw": "sw"}
 LANGUAGES = ("en",) + tuple(ESPEAK_LANGUAGES)
+# Share of a non-English language's items spoken by its held-out voices (English: 2 of 51 espeak
+# variants and flite rms, by the voice draw).
+FOREIGN_HELDOUT_SHARE = 0.1
 ENGINE_WEIGHTS = {"espeak": 0.55, "flite": 0.30, "festival": 0.15}
 BABBLE_BANK_ITEMS = 16
 
@@ -130,7 +133,7 @@ def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
     duration = len(audio) / SAMPLE_RATE
     if language != "en":
         # Other languages: espeak's IPA through articulatory features (server.corpus.ipa).
-        phones = to_arpabet(raw, ipa.espeak_to_arpabet)
+        phones = to_arpabet(raw, lambda n: ipa.espeak_to_arpabet(n, language))
         phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
     elif voice.engine == "espeak":
         accent = voice.name.split("+", 1)[0]
@@ -160,7 +163,12 @@ def make_clean(index: int, seed: int, voices: dict[str, list[str]], *, max_phras
         phrases = text.utterance(rng, max_phrases=max_phrases)
     else:
         language = languages[int(rng.integers(0, len(languages)))]
-        voice = draw_voice(rng, language_voices(voices, language))
+        lang_voices = language_voices(voices, language)
+        if language != "en":
+            # A fixed share of held-out voices, so every language has held-out items to evaluate.
+            heldout = bool(rng.random() < FOREIGN_HELDOUT_SHARE)
+            lang_voices = {"espeak": [n for n in lang_voices["espeak"] if is_heldout("espeak", n) == heldout]}
+        voice = draw_voice(rng, lang_voices)
         if language == "en":
             phrases = text.utterance(rng, max_phrases=max_phrases)
         else:

@@ -192,6 +192,10 @@ MNEMONIC_IPA = {
     "C": "ç", "x": "x", "Q": "ɣ", "j": "j", "J": "ɟ", "n^": "ɲ", "l^": "ʎ", "tS": "tʃ", "dZ": "dʒ",
     "**": "ɾ", "*": "ɾ", "R": "r", "?": "ʔ",
 }
+# Where a language's espeak IPA is its ASCII mnemonic with another meaning, or too broad: Russian
+# "y" is [ɨ] (ы), Brazilian Portuguese "y" a reduced [ɪ] (de [dʒɪ]), Mandarin "i[" the apical
+# vowel after s/z/c, Arabic "i." a plain [i] next to an emphatic.
+LANGUAGE_MNEMONIC_IPA = {"ru": {"y": "ɨ"}, "pt": {"y": "ɪ"}, "cmn": {"i[": "ɨ"}, "ar": {"i.": "i"}}
 _RETROFLEX_DOT = {"s": "ʂ", "z": "ʐ", "t": "ʈ", "d": "ɖ", "n": "ɳ", "r": "ɽ", "l": "ɭ"}
 
 
@@ -278,11 +282,13 @@ def _strip_mnemonic(name: str) -> str:
     return "".join(ch for ch in name if ch not in "0123456789#;:~^',-!\"[")
 
 
-def espeak_to_arpabet(name) -> tuple[str, ...]:
-    """Map an espeak event of a non-English voice: a (mnemonic, IPA) pair (or a bare mnemonic).
+def espeak_to_arpabet(name, language: str | None = None) -> tuple[str, ...]:
+    """Map an espeak event of a non-English voice: a (mnemonic, IPA) pair (or a bare mnemonic)
+    of corpus language `language` (a code, for LANGUAGE_MNEMONIC_IPA).
 
     () means 'absorb into the previous phone' (espeak's palatalisation/stress modifiers)."""
     mnemonic, ipa = name if isinstance(name, tuple) else (name, "")
+    ipa = LANGUAGE_MNEMONIC_IPA.get(language, {}).get(mnemonic, ipa)
     if mnemonic in (";", "'", ",", "") or (ipa and all(ch in _MODIFIERS for ch in ipa)):
         return ()
     if mnemonic.startswith("_") or mnemonic in ("||", "|"):
