@@ -94,3 +94,27 @@ def test_multilingual_tiny_build_records_languages(tmp_path):
         validate([tuple(p) for p in meta["phones"]], meta["duration"], tol=2e-4)
     assert summary["config"]["languages"] == list(languages)
     assert set(summary["hours"]["by_language"]) == {r["language"] for r in rows}
+
+
+def test_stop_closure_correction_applies_to_other_languages():
+    """espeak marks stops at their release in every language: P/T/K start earlier after correction."""
+    from server.corpus import ipa
+    from server.corpus.phones import to_arpabet
+    voice = Voice("espeak", ESPEAK_LANGUAGES["it"])
+    sentence = "Il papà porta un pacco di carta."
+    _, raw = synth(sentence, voice, ipa=True)
+    uncorrected = [s for p, s, _ in to_arpabet(raw, lambda n: ipa.espeak_to_arpabet(n, "it")) if p in ("P", "T", "K")]
+    _, phones = synth_phrase(sentence, voice)
+    corrected = [s for p, s, _ in phones if p in ("P", "T", "K")]
+    assert len(corrected) == len(uncorrected) >= 6
+    moved = [u - c for u, c in zip(uncorrected, corrected)]
+    assert all(m >= -1e-6 for m in moved) and sum(m > 0.02 for m in moved) >= len(moved) // 2
+
+
+def test_cli_rejects_unknown_languages(tmp_path, capsys):
+    from server.corpus.__main__ import main
+    for bad in ("xx", "es,es", "es --engines flite"):
+        argv = ["--out", str(tmp_path / "c"), "--hours", "0.01", "--languages"] + bad.split(" ")
+        with pytest.raises(SystemExit):
+            main(argv)
+    assert "--languages" in capsys.readouterr().err

@@ -116,9 +116,10 @@ class Espeak:
         """Synthesise in a forked child so this process's espeak state stays as initialised.
 
         With `ipa`, each raw phone name is a pair (mnemonic, IPA): the child synthesises the text
-        a second time with espeak's IPA phoneme events (same synthesis, so the same events at the
-        drifting sample positions; audio and timings are the first, mnemonic-mode run's). Mnemonics mean different sounds in
-        different languages ("Q", "R", "*"); the IPA names do not (server.corpus.ipa).
+        a second time with espeak's IPA phoneme events (the same events, one for one, at slightly
+        drifting samples; audio and timings are the first, mnemonic-mode run's). Mnemonics mean
+        different sounds in different languages ("Q", "R", "*"); the IPA names do not
+        (server.corpus.ipa).
 
         espeak-ng keeps synthesis state in C statics across calls (pitch flutter index, wave
         phase) that espeak_Initialize does not reset, so the same text renders differently
