@@ -7,7 +7,7 @@ festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts, sox.
 
 Layout (docs/ARCHITECTURE.md, "Corpus on disk"):
 - items/<index>_clean.wav|json and items/<index>_aug<k>.wav|json: 16 kHz mono PCM16 and
-  {"id", "index", "text", "engine", "voice", "voice_params", "augment": params | null, "source_id",
+  {"id", "index", "text", "language", "engine", "voice", "voice_params", "augment": params | null, "source_id",
   "split": "train" | "heldout", "duration", "phones": [[ARPAbet | SIL | BR, start_s, end_s], ...]}.
   Phones are contiguous and cover [0, duration]; augmented items' phones follow the speed change.
 - manifest.jsonl: one line per finished item (the item json without phones/voice_params, plus
@@ -17,6 +17,11 @@ Layout (docs/ARCHITECTURE.md, "Corpus on disk"):
 - babble_bank.npz: the clean audio of the first items, mixed as babble noise.
 
 Held-out split: espeak variants m2 and f3 (every accent) and flite rms are never in "train".
+
+Languages: `--languages en,es,fr,...` (default en: the English corpus, unchanged) draws each item's
+language evenly; items record "language". Non-English voices are espeak-ng's (build.ESPEAK_LANGUAGES,
+every variant, m2/f3 held out for 10% of the items); text from texts/<code>.txt; phones through
+IPA articulatory features (ipa.py, docs/TEACHER.md "Other languages").
 """
 from .build import build_corpus, build_tiny, read_manifest
 

@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augment", type=int, default=2, help="augmented renderings per item (K)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--engines", default="espeak,flite,festival", help="comma-separated subset")
+    parser.add_argument("--languages", default="en", help=(
+        "comma-separated language codes, each item's language drawn evenly among them: en (espeak's "
+        "English accents, flite, festival) and espeak-ng's es fr de it pt ru pl hi cmn ja ar sw"))
     args = parser.parse_args(argv)
     if args.hours <= 0:
         parser.error("--hours must be positive")
@@ -26,14 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(engines) - {"espeak", "flite", "festival"}
     if unknown:
         parser.error(f"unknown engines {sorted(unknown)}; choose from espeak, flite, festival")
-    from .build import build_corpus          # heavy imports only after the arguments are valid
+    languages = tuple(code.strip() for code in args.languages.split(",") if code.strip())
+    from .build import LANGUAGES, build_corpus
+    if not languages or set(languages) - set(LANGUAGES) or len(set(languages)) != len(languages):
+        parser.error(f"--languages: choose distinct codes from {','.join(LANGUAGES)}")
+    if languages != ("en",) and "espeak" not in engines:
+        parser.error("languages other than en need the espeak engine")
     try:
         summary = build_corpus(args.out, hours=args.hours, seed=args.seed, n_augment=args.augment,
-                               workers=args.workers, engines=engines)
+                               workers=args.workers, engines=engines, languages=languages)
     except KeyboardInterrupt:
         return 130
     print(json.dumps({"items": summary["items"], "hours": summary["hours"]["total"],
-                      "clean_hours": summary["hours"]["clean"], "by_split": summary["hours"]["by_split"]}))
+                      "clean_hours": summary["hours"]["clean"], "by_split": summary["hours"]["by_split"],
+                      "by_language": summary["hours"]["by_language"],
+                      "by_language_split": summary["hours"]["by_language_split"]}))
     return 0
 
 

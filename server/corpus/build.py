@@ -18,7 +18,7 @@ from dataclasses import asdict
 import numpy as np
 import soundfile as sf
 
-from . import augment, text
+from . import augment, ipa, text
 from .engines import SAMPLE_RATE, EngineError, Voice, festival_voices, flite_voices, synth
 from .phones import (RHOTIC_ESPEAK_ACCENTS, UNROUNDED_LOT_ESPEAK_ACCENTS, Phones, UnknownPhone,
                      absorb_short_pauses, cmu_to_arpabet, correct_stop_closures,
@@ -36,19 +36,50 @@ ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2
 HELDOUT_ESPEAK_VARIANTS = ("m2", "f3")
 HELDOUT_FLITE = ("rms",)
 HELDOUT_FESTIVAL = ()
+# Corpus languages beyond English: code -> espeak-ng voice. English ("en") is ESPEAK_ACCENTS plus
+# flite and festival, mapped by the English tables; the others map through server.corpus.ipa.
+ESPEAK_LANGUAGES = {"es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt-br", "ru": "ru",
+                    "pl": "pl", "hi": "hi", "cmn": "cmn-latn-pinyin", "ja": "ja", "ar": "ar",
+                    "sw": "sw"}
+LANGUAGES = ("en",) + tuple(ESPEAK_LANGUAGES)
+# Share of a non-English language's items spoken by its held-out voices (English: 2 of 51 espeak
+# variants and flite rms, by the voice draw).
+FOREIGN_HELDOUT_SHARE = 0.1
 ENGINE_WEIGHTS = {"espeak": 0.55, "flite": 0.30, "festival": 0.15}
 BABBLE_BANK_ITEMS = 16
 
 
-def available_voices(engines: tuple[str, ...]) -> dict[str, list[str]]:
+def available_voices(engines: tuple[str, ...], languages: tuple[str, ...] = ("en",)) -> dict[str, list[str]]:
+    """Voices by engine. English-only: today's English voices; with other languages, their espeak
+    voices (every variant) follow the English ones in the espeak list."""
     voices: dict[str, list[str]] = {}
     if "espeak" in engines:
-        voices["espeak"] = [a + ("+" + v if v else "") for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
+        bases = (ESPEAK_ACCENTS if "en" in languages else []) + [
+            ESPEAK_LANGUAGES[code] for code in languages if code != "en"]
+        voices["espeak"] = [a + ("+" + v if v else "") for a in bases for v in ESPEAK_VARIANTS]
+    if "en" not in languages:
+        return {k: v for k, v in voices.items() if v}
     if "flite" in engines:
         voices["flite"] = [v for v in flite_voices() if v != "awb_time"]
     if "festival" in engines:
         voices["festival"] = festival_voices()
     return {k: v for k, v in voices.items() if v}
+
+
+def voice_language(engine: str, name: str) -> str:
+    """The corpus language code of a voice."""
+    if engine == "espeak":
+        base = name.split("+", 1)[0]
+        for code, voice in ESPEAK_LANGUAGES.items():
+            if base == voice:
+                return code
+    return "en"
+
+
+def language_voices(voices: dict[str, list[str]], language: str) -> dict[str, list[str]]:
+    """The voices of one language (English: every engine's English voices)."""
+    out = {e: [n for n in names if voice_language(e, n) == language] for e, names in voices.items()}
+    return {e: names for e, names in out.items() if names}
 
 
 def is_heldout(engine: str, name: str) -> bool:
@@ -97,9 +128,14 @@ def breath(rng: np.random.Generator, seconds: float, level: float) -> np.ndarray
 
 
 def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
-    audio, raw = synth(phrase, voice)
+    language = voice_language(voice.engine, voice.name)
+    audio, raw = synth(phrase, voice, ipa=language != "en")
     duration = len(audio) / SAMPLE_RATE
-    if voice.engine == "espeak":
+    if language != "en":
+        # Other languages: espeak's IPA through articulatory features (server.corpus.ipa).
+        phones = to_arpabet(raw, lambda n: ipa.espeak_to_arpabet(n, language))
+        phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
+    elif voice.engine == "espeak":
         accent = voice.name.split("+", 1)[0]
         rhotic = accent in RHOTIC_ESPEAK_ACCENTS
         rounded_lot = accent not in UNROUNDED_LOT_ESPEAK_ACCENTS
@@ -114,12 +150,29 @@ def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
     return audio, phones
 
 
-def make_clean(index: int, seed: int, voices: dict[str, list[str]], *,
-               max_phrases: int = 4, attempt: int = 0) -> tuple[np.ndarray, Phones, dict]:
-    """Synthesise base item `index`: phrases with pauses and breaths, leading/trailing silence."""
+def make_clean(index: int, seed: int, voices: dict[str, list[str]], *, max_phrases: int = 4,
+               attempt: int = 0, languages: tuple[str, ...] = ("en",)) -> tuple[np.ndarray, Phones, dict]:
+    """Synthesise base item `index`: phrases with pauses and breaths, leading/trailing silence.
+
+    English-only corpora draw exactly as before languages existed (same items for a seed); with
+    several languages the item's language is drawn first, evenly among them."""
     rng = np.random.default_rng([seed, index, 1] + ([attempt] if attempt else []))
-    voice = draw_voice(rng, voices)
-    phrases = text.utterance(rng, max_phrases=max_phrases)
+    if tuple(languages) == ("en",):
+        language = "en"
+        voice = draw_voice(rng, voices)
+        phrases = text.utterance(rng, max_phrases=max_phrases)
+    else:
+        language = languages[int(rng.integers(0, len(languages)))]
+        lang_voices = language_voices(voices, language)
+        if language != "en":
+            # A fixed share of held-out voices, so every language has held-out items to evaluate.
+            heldout = bool(rng.random() < FOREIGN_HELDOUT_SHARE)
+            lang_voices = {"espeak": [n for n in lang_voices["espeak"] if is_heldout("espeak", n) == heldout]}
+        voice = draw_voice(rng, lang_voices)
+        if language == "en":
+            phrases = text.utterance(rng, max_phrases=max_phrases)
+        else:
+            phrases = text.foreign_utterance(rng, language, max_phrases=max_phrases)
     pieces: list[np.ndarray] = []
     phones: Phones = []
     t = 0.0
@@ -156,7 +209,7 @@ def make_clean(index: int, seed: int, voices: dict[str, list[str]], *,
     phones = merge_silences(phones)
     duration = len(audio) / SAMPLE_RATE
     phones[-1] = (phones[-1][0], phones[-1][1], duration)
-    info = {"text": " | ".join(phrases), "engine": voice.engine, "voice": voice.name,
+    info = {"text": " | ".join(phrases), "language": language, "engine": voice.engine, "voice": voice.name,
             "voice_params": asdict(voice),
             "split": "heldout" if is_heldout(voice.engine, voice.name) else "train"}
     return audio, phones, info
@@ -186,13 +239,15 @@ def _round_phones(phones: Phones) -> list[list]:
 
 
 def build_item(index: int, seed: int, voices: dict[str, list[str]], out_dir: str, n_augment: int,
-               bank: list[np.ndarray], max_phrases: int = 4) -> list[dict]:
+               bank: list[np.ndarray], max_phrases: int = 4,
+               languages: tuple[str, ...] = ("en",)) -> list[dict]:
     """Write base item `index` clean plus `n_augment` augmented renderings; return manifest rows."""
     items_dir = os.path.join(out_dir, "items")
     for attempt in range(4):
         # A text/voice draw an engine cannot render is replaced by the next draw (still seeded).
         try:
-            audio, phones, info = make_clean(index, seed, voices, max_phrases=max_phrases, attempt=attempt)
+            audio, phones, info = make_clean(index, seed, voices, max_phrases=max_phrases, attempt=attempt,
+                                             languages=languages)
             audio = _pcm16(audio)
             validate(phones, len(audio) / SAMPLE_RATE)
             break
@@ -213,7 +268,8 @@ def build_item(index: int, seed: int, voices: dict[str, list[str]], out_dir: str
         validate(a_phones, len(a_audio) / SAMPLE_RATE)
         renderings.append((f"{index:06d}_aug{k}", a_audio, a_phones, params))
     for item_id, a, ph, params in renderings:
-        meta = {"id": item_id, "index": index, "text": info["text"], "engine": info["engine"],
+        meta = {"id": item_id, "index": index, "text": info["text"], "language": info["language"],
+                "engine": info["engine"],
                 "voice": info["voice"], "voice_params": info["voice_params"], "augment": params,
                 "source_id": source_id, "split": info["split"], "duration": round(len(a) / SAMPLE_RATE, 5),
                 "phones": _round_phones(ph)}
@@ -238,7 +294,7 @@ def _worker_init(config: dict) -> None:
 def _worker_run(index: int) -> list[dict]:
     c = _WORKER
     return build_item(index, c["seed"], c["voices"], c["out_dir"], c["n_augment"], c["bank"],
-                      c["max_phrases"])
+                      c["max_phrases"], c["languages"])
 
 
 def _load_bank(out_dir: str) -> list[np.ndarray]:
@@ -249,12 +305,14 @@ def _load_bank(out_dir: str) -> list[np.ndarray]:
         return [z[k] for k in sorted(z.files, key=lambda s: int(s.split("_")[1]))]
 
 
-def _make_bank(out_dir: str, seed: int, voices: dict, max_phrases: int, size: int) -> list[np.ndarray]:
+def _make_bank(out_dir: str, seed: int, voices: dict, max_phrases: int, size: int,
+               languages: tuple[str, ...] = ("en",)) -> list[np.ndarray]:
     """Babble sources: the clean audio of the corpus's first items (deterministic from the seed)."""
     path = os.path.join(out_dir, "babble_bank.npz")
     if os.path.exists(path):
         return _load_bank(out_dir)
-    bank = [_pcm16(make_clean(i, seed, voices, max_phrases=max_phrases)[0]) for i in range(size)]
+    bank = [_pcm16(make_clean(i, seed, voices, max_phrases=max_phrases, languages=languages)[0])
+            for i in range(size)]
     tmp = path + ".tmp.npz"
     np.savez(tmp, **{f"item_{i}": b for i, b in enumerate(bank)})
     os.replace(tmp, path)
@@ -275,14 +333,17 @@ def read_manifest(out_dir: str) -> list[dict]:
 
 
 def _summary(rows: list[dict]) -> dict:
-    hours: dict = {"clean": 0.0, "total": 0.0, "by_split": {}, "by_engine": {}, "by_voice": {}}
+    hours: dict = {"clean": 0.0, "total": 0.0, "by_split": {}, "by_engine": {}, "by_voice": {},
+                   "by_language": {}, "by_language_split": {}}
     for r in rows:
         h = r["duration"] / 3600
         hours["total"] += h
         if r["augment"] is None:
             hours["clean"] += h
+        language = r.get("language", "en")
         for key, name in (("by_split", r["split"]), ("by_engine", r["engine"]),
-                          ("by_voice", f"{r['engine']}:{r['voice']}")):
+                          ("by_voice", f"{r['engine']}:{r['voice']}"), ("by_language", language),
+                          ("by_language_split", f"{language}:{r['split']}")):
             hours[key][name] = hours[key].get(name, 0.0) + h
     rnd = lambda d: {k: (round(v, 4) if isinstance(v, float) else rnd(v)) for k, v in d.items()}
     return rnd(hours)
@@ -290,22 +351,30 @@ def _summary(rows: list[dict]) -> dict:
 
 def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 2, workers: int = 1,
                  engines: tuple[str, ...] = ("espeak", "flite", "festival"), max_phrases: int = 4,
-                 max_items: int | None = None, progress: bool = True, bank_size: int = BABBLE_BANK_ITEMS) -> dict:
+                 max_items: int | None = None, progress: bool = True, bank_size: int = BABBLE_BANK_ITEMS,
+                 languages: tuple[str, ...] = ("en",)) -> dict:
     """Build (or resume) a corpus in out_dir with `hours` of clean audio; returns the summary."""
     if hours <= 0 and not max_items:
         raise ValueError("--hours must be positive")
     os.makedirs(os.path.join(out_dir, "items"), exist_ok=True)
-    voices = available_voices(engines)
+    languages = tuple(languages)
+    unknown = [code for code in languages if code not in LANGUAGES]
+    if unknown or not languages:
+        raise ValueError(f"unknown languages {unknown}; choose from {', '.join(LANGUAGES)}")
+    if "en" not in languages and "espeak" not in engines:
+        raise ValueError("languages other than English need the espeak engine")
+    voices = available_voices(engines, languages)
     if not voices:
         raise EngineError(f"none of the engines {engines} is installed (apt-get install espeak-ng flite festival)")
     config = {"format": FORMAT_VERSION, "seed": seed, "hours": hours, "n_augment": n_augment,
               "engines": list(engines), "max_phrases": max_phrases, "max_items": max_items,
-              "sample_rate": SAMPLE_RATE}
+              "sample_rate": SAMPLE_RATE, "languages": list(languages)}
     corpus_json = os.path.join(out_dir, "corpus.json")
     if os.path.exists(corpus_json):
         with open(corpus_json) as f:
             old = json.load(f)["config"]
-        for key in ("seed", "n_augment", "engines", "max_phrases", "format"):
+        old.setdefault("languages", ["en"])           # corpora from before languages existed
+        for key in ("seed", "n_augment", "engines", "max_phrases", "format", "languages"):
             if old.get(key) != config[key]:
                 raise ValueError(f"{out_dir} holds a corpus built with {key}={old.get(key)!r}, not "
                                  f"{config[key]!r}; use another --out or the same settings to resume/extend")
@@ -336,7 +405,7 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
         f.writelines(json.dumps(r) + "\n" for r in rows)
     os.replace(manifest_path + ".tmp", manifest_path)
     write_summary(rows, False)
-    bank = _make_bank(out_dir, seed, voices, max_phrases, bank_size) if n_augment else []
+    bank = _make_bank(out_dir, seed, voices, max_phrases, bank_size, languages) if n_augment else []
     done = {r["index"] for r in rows}
     by_index: dict[int, float] = {}
     for r in rows:
@@ -358,7 +427,7 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
                file=sys.stderr, dynamic_ncols=True)
     manifest = open(os.path.join(out_dir, "manifest.jsonl"), "a")
     worker_config = {"seed": seed, "voices": voices, "out_dir": out_dir, "n_augment": n_augment,
-                     "max_phrases": max_phrases}
+                     "max_phrases": max_phrases, "languages": languages}
 
     def indices():
         i = next_index
@@ -373,7 +442,8 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
             pool = mp.get_context("fork").Pool(workers, _worker_init, (worker_config,))
             results = _ordered(pool, indices(), window=2 * workers)
         else:
-            results = (build_item(i, seed, voices, out_dir, n_augment, bank, max_phrases) for i in indices())
+            results = (build_item(i, seed, voices, out_dir, n_augment, bank, max_phrases, languages)
+                       for i in indices())
         for item_rows in results:
             index = item_rows[0]["index"]
             manifest.write("".join(json.dumps(row) + "\n" for row in item_rows))
@@ -439,7 +509,8 @@ def _remove_unlisted(out_dir: str, rows: list[dict]) -> None:
             os.remove(os.path.join(items_dir, name))
 
 
-def build_tiny(out_dir: str, n_items: int = 12, seed: int = 0) -> dict:
+def build_tiny(out_dir: str, n_items: int = 12, seed: int = 0, languages: tuple[str, ...] = ("en",)) -> dict:
     """A tiny espeak-only corpus in the real layout (for tests): short items, one augmentation."""
     return build_corpus(out_dir, hours=0, seed=seed, n_augment=1, workers=1, engines=("espeak",),
-                        max_phrases=1, max_items=n_items, progress=False, bank_size=min(4, n_items))
+                        max_phrases=1, max_items=n_items, progress=False, bank_size=min(4, n_items),
+                        languages=languages)

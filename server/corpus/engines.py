@@ -68,6 +68,7 @@ _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short),
                                    ctypes.POINTER(_EspeakEvent))
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
+_INIT_PHONEME_IPA = 0x0002
 _INIT_DONT_EXIT = 0x8000
 _EVENT_LIST_TERMINATED = 0
 _EVENT_PHONEME = 7
@@ -111,8 +112,14 @@ class Espeak:
             i += 1
         return 0
 
-    def synth(self, text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    def synth(self, text: str, voice: Voice, *, ipa: bool = False) -> tuple[np.ndarray, list]:
         """Synthesise in a forked child so this process's espeak state stays as initialised.
+
+        With `ipa`, each raw phone name is a pair (mnemonic, IPA): the child synthesises the text
+        a second time with espeak's IPA phoneme events (the same events, one for one, at slightly
+        drifting samples; audio and timings are the first, mnemonic-mode run's). Mnemonics mean
+        different sounds in different languages ("Q", "R", "*"); the IPA names do not
+        (server.corpus.ipa).
 
         espeak-ng keeps synthesis state in C statics across calls (pitch flutter index, wave
         phase) that espeak_Initialize does not reset, so the same text renders differently
@@ -125,7 +132,10 @@ class Espeak:
             try:
                 os.close(read_fd)
                 try:
-                    payload = pickle.dumps(("ok", self._synth_here(text, voice)))
+                    result = self._synth_here(text, voice)
+                    if ipa:
+                        result = result + (self._synth_ipa_here(text, voice),)
+                    payload = pickle.dumps(("ok", result))
                 except BaseException as exc:              # report any failure to the parent
                     payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
                 with os.fdopen(write_fd, "wb") as pipe:
@@ -141,18 +151,32 @@ class Espeak:
         status, result = pickle.loads(data)
         if status != "ok":
             raise EngineError(result)
-        audio, marks = result
+        audio, marks = result[0], result[1]
+        if ipa:
+            ipa_marks = result[2]
+            # The second synthesis drifts (espeak's pitch-flutter state, pause lengths): the
+            # timings are the first run's; the events must be the same ones, one for one.
+            if len(ipa_marks) != len(marks):
+                raise EngineError(f"espeak-ng's IPA events differ from its phoneme events for {text!r}")
+            marks = [((name, ipa_name), s) for (name, s), (ipa_name, _) in zip(marks, ipa_marks)]
         total = len(audio)
-        raw: list[tuple[str, float, float]] = []
+        raw: list = []
         marks = [(name, min(max(s, 0), total)) for name, s in marks]
         if not marks or marks[0][1] > 0:
-            marks.insert(0, ("_", 0))
+            marks.insert(0, (("_", "") if ipa else "_", 0))
         for k, (name, start) in enumerate(marks):
             end = marks[k + 1][1] if k + 1 < len(marks) else total
             if end > start:
                 raw.append((name, start / self.sample_rate, end / self.sample_rate))
         audio16 = to_16k(audio.astype(np.float32) / 32768.0, self.sample_rate)
         return audio16, _fit_spans(raw, len(audio16) / SAMPLE_RATE)
+
+    def _synth_ipa_here(self, text: str, voice: Voice) -> list[tuple[str, int]]:
+        """Re-initialise with IPA phoneme events (only ever in a forked child) and synthesise."""
+        self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
+                                    _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT)
+        self._lib.espeak_SetSynthCallback(self._callback)
+        return self._synth_here(text, voice)[1]
 
     def _synth_here(self, text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, int]]]:
         """Raw int16 audio and (phoneme, sample) events, synthesised in this process."""
@@ -276,9 +300,10 @@ def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str,
     return _from_segment_ends(audio, rate, ends)
 
 
-def synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+def synth(text: str, voice: Voice, *, ipa: bool = False) -> tuple[np.ndarray, list]:
+    """Audio and raw phones; `ipa` (espeak only): names are (mnemonic, IPA) pairs."""
     if voice.engine == "espeak":
-        return Espeak.get().synth(text, voice)
+        return Espeak.get().synth(text, voice, ipa=ipa)
     if voice.engine == "flite":
         return flite_synth(text, voice)
     if voice.engine == "festival":

@@ -7,6 +7,8 @@ while templates, questions, numbers, names and pangram-like sentences keep the d
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 NAMES = [
@@ -182,3 +184,29 @@ def utterance(rng: np.random.Generator, *, min_phrases: int = 1, max_phrases: in
     """Phrases of one utterance; the builder separates them with pauses."""
     count = int(rng.integers(min_phrases, max_phrases + 1))
     return [phrase(rng) for _ in range(count)]
+
+
+# ------------------------------------------------------------------------------- other languages
+# Everyday sentences written for the corpus in each language's own script (texts/<code>.txt, one
+# a line), rich in p/b/m and in rounded and open vowels. Japanese is in kana: espeak-ng reads
+# kanji as "Chinese letter" in English.
+TEXTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "texts")
+_SENTENCES: dict[str, list[str]] = {}
+_NO_SPACE_LANGUAGES = ("cmn", "ja")
+
+
+def sentences(language: str) -> list[str]:
+    if language not in _SENTENCES:
+        with open(os.path.join(TEXTS_DIR, f"{language}.txt"), encoding="utf-8") as f:
+            _SENTENCES[language] = [line.strip() for line in f if line.strip()]
+    return _SENTENCES[language]
+
+
+def foreign_utterance(rng: np.random.Generator, language: str, *, min_phrases: int = 1,
+                      max_phrases: int = 4) -> list[str]:
+    """Phrases of one utterance in `language`: each is one sentence, or two joined (30%)."""
+    pool = sentences(language)
+    joiner = "" if language in _NO_SPACE_LANGUAGES else " "
+    count = int(rng.integers(min_phrases, max_phrases + 1))
+    return [joiner.join(_pick(rng, pool) for _ in range(1 if rng.random() < 0.7 else 2))
+            for _ in range(count)]
