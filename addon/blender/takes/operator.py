@@ -2,6 +2,8 @@
 click (the take's Action is assigned to the shape keys), applying one copies its keys over the
 range into the original animation, and the rest are deleted."""
 
+import json
+
 import bpy
 
 from .. import compat, curves, generated, prefs
@@ -60,6 +62,7 @@ class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
             item = settings.takes.add()
             item.name = f"Take {number}"
             item.seed = take.seed
+            item.style = json.dumps(take.style, sort_keys=True) if take.style else ""
             item.action = action
             item.shape_keys = "\n".join(plan.written.values())
         settings.takes_original = original
