@@ -68,9 +68,8 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
         col.prop(settings, "language")
         col.prop(settings, "dialogue", text="Dialogue")
         if not settings.dialogue.strip():
-            text, source = performance_data.dialogue(
-                scene, performance_data.strip_spans(scene, settings.audio_strip if settings.audio_source == "STRIP" else ""),
-                (start, end))
+            only = settings.audio_strip if settings.audio_source == "STRIP" else ""
+            text, source = performance_data.dialogue(scene, performance_data.strip_spans(scene, only), (start, end))
             if source == "strips":
                 ui_text.label(col, context, f"From text strips: \u201c{text[:60]}\u201d", icon="FONT_DATA")
         col.prop(settings, "use_pins")

@@ -15,6 +15,7 @@ from .. import compat, curves, prefs
 from ..generate.job import regenerate_span
 from ..rig import data as rig
 from ..sidecar.data import SIDECAR
+from ..takes import operator as takes_operator
 from . import data
 
 
@@ -49,23 +50,10 @@ class MOUTHPIECE_OT_reset_performance(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _chosen_take(operator, context, index: int):
-    """(object, key, take) for ``index`` (-1: the list's active take); None after a report."""
-    obj = context.active_object
-    try:
-        key = rig.shape_key_data(obj)
-    except rig.RigError as exc:
-        operator.report({"ERROR"}, str(exc))
-        return None
-    settings = rig.settings_of(obj)
-    index = index if index >= 0 else settings.takes_index
-    if not len(settings.takes):
-        operator.report({"ERROR"}, "There are no takes: press Variations first")
-        return None
-    if not 0 <= index < len(settings.takes):
-        operator.report({"ERROR"}, "No take is selected: click a take in the Takes list")
-        return None
-    return obj, key, settings.takes[index]
+def _chosen_take(operator, context):
+    """(object, key, take) for the operator's ``index`` (-1: the list's active take); None after a report."""
+    obj, key, index = takes_operator.chosen_take(operator, context, removes=False)
+    return None if obj is None else (obj, key, rig.settings_of(obj).takes[index])
 
 
 class MOUTHPIECE_OT_keep_style(bpy.types.Operator):
@@ -79,7 +67,7 @@ class MOUTHPIECE_OT_keep_style(bpy.types.Operator):
                                  description="The take; -1: the active take in the list")
 
     def execute(self, context):
-        chosen = _chosen_take(self, context, self.index)
+        chosen = _chosen_take(self, context)
         if chosen is None:
             return {"CANCELLED"}
         _, _, take = chosen
@@ -127,7 +115,7 @@ class MOUTHPIECE_OT_match_style(bpy.types.Operator):
     def execute(self, context):
         scene = context.scene
         if self.source == "TAKE":
-            chosen = _chosen_take(self, context, self.index)
+            chosen = _chosen_take(self, context)
             if chosen is None:
                 return {"CANCELLED"}
             obj, key, take = chosen
