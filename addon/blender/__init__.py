@@ -7,6 +7,7 @@ import bpy
 
 from . import prefs
 from .demo import operator as demo_operator
+from .performance import operator as performance_operator, prop as performance_prop, ui as performance_ui
 from .generate import operator as generate_operator, prop as generate_prop, ui as generate_ui
 from .rig import operator as rig_operator, prop as rig_prop, ui as rig_ui
 from .sidecar import data as sidecar_data, operator as sidecar_operator, ui as sidecar_ui
@@ -18,6 +19,7 @@ classes = (
     takes_prop.MouthpieceTake,
     rig_prop.MouthpieceObjectSettings,
     rig_prop.MouthpieceObjectRecord,
+    performance_prop.MouthpiecePerformance,
     generate_prop.MouthpieceSceneSettings,
     sidecar_operator.MOUTHPIECE_OT_sidecar_start,
     sidecar_operator.MOUTHPIECE_OT_sidecar_stop,
@@ -36,12 +38,16 @@ classes = (
     takes_operator.MOUTHPIECE_OT_delete_take,
     takes_operator.MOUTHPIECE_OT_use_take_seed,
     takes_operator.MOUTHPIECE_OT_discard_takes,
+    performance_operator.MOUTHPIECE_OT_reset_performance,
+    performance_operator.MOUTHPIECE_OT_keep_style,
+    performance_operator.MOUTHPIECE_OT_match_style,
     demo_operator.MOUTHPIECE_OT_add_demo_head,
     rig_ui.MOUTHPIECE_UL_mapping,
     takes_ui.MOUTHPIECE_UL_takes,
     sidecar_ui.MOUTHPIECE_PT_main,
     rig_ui.MOUTHPIECE_PT_rig,
     generate_ui.MOUTHPIECE_PT_generate,
+    performance_ui.MOUTHPIECE_PT_performance,
     takes_ui.MOUTHPIECE_PT_takes,
 )
 

@@ -182,6 +182,21 @@ class SidecarClient:
             raise SidecarError("the sidecar accepted the job but sent no job id")
         return reply
 
+    def infer_style(self, channels: Sequence[str], frames: Sequence[Sequence[float]], fps: float) -> dict:
+        """POST /v1/style: the style (the job's ``style`` keys) the sidecar infers from animation."""
+        body = {"fps": float(fps), "existing": {"channels": list(channels), "frames": [list(r) for r in frames]}}
+        try:
+            reply = self._call("POST", f"{API}/style", body)
+        except SidecarHTTPError as exc:
+            if exc.status in (404, 405):
+                raise SidecarError(f"{exc} (this sidecar cannot infer a style: update Mouthpiece)") from None
+            raise
+        if isinstance(reply, dict) and isinstance(reply.get("style"), dict):
+            reply = reply["style"]
+        if not isinstance(reply, dict) or not reply:
+            raise SidecarError("the sidecar sent no style")
+        return reply
+
     def status(self, job_id: str) -> dict:
         return self._call("GET", f"{API}/jobs/{job_id}")
 
@@ -276,6 +291,10 @@ def build_job_request(
     regenerate: tuple[int, int] | None = None,
     regenerate_channels: Sequence[str] | None = None,
     offset: float = 0.0,
+    style: Mapping[str, float | str] | None = None,
+    style_guidance: float | None = None,
+    language: str = "auto",
+    transcript: str | None = None,
 ) -> dict:
     """The POST /v1/jobs body. Frames are 0-based at ``fps``; frame 0 is audio time 0.
 
@@ -283,6 +302,10 @@ def build_job_request(
     (the API wants all 52 columns, and only the mapped ones are ever written back).
     ``regenerate_channels``: the channels regenerated in ``regenerate`` (None: all); the others
     keep ``existing`` on every frame. ``offset``: frames by which the mouth leads the audio.
+    ``style``: the performance keys the animator set (addon.core.performance; the others are drawn
+    per take); ``style_guidance`` (1: off); ``language`` ("auto" or a code); ``transcript``: what
+    is said. Each is sent only when it says something (no style, guidance None, "auto", no text),
+    so a sidecar without these fields still takes a request that uses none of them.
     """
     body: dict = {
         "audio": base64.b64encode(audio).decode("ascii"),
@@ -299,19 +322,17 @@ def build_job_request(
         "regenerate": None,
         "offset": float(offset),
     }
+    if style:
+        body["style"] = dict(style)
+    if style_guidance is not None:
+        body["style_guidance"] = float(style_guidance)
+    if language and language.strip().lower() != "auto":
+        body["language"] = language.strip().lower()
+    if transcript and transcript.strip():
+        body["transcript"] = transcript.strip()
     if existing is not None:
-        lengths = {len(v) for v in existing.values()}
-        if len(lengths) != 1:
-            raise ValueError("existing curves differ in length")
-        (length,) = lengths
-        columns = [existing.get(name) for name in arkit.CHANNELS]
-        body["existing"] = {
-            "channels": list(arkit.CHANNELS),
-            "frames": [
-                [min(1.0, max(0.0, float(col[t]))) if col is not None else 0.0 for col in columns]
-                for t in range(length)
-            ],
-        }
+        channels, frames = existing_frames(existing)
+        body["existing"] = {"channels": channels, "frames": frames}
     if regenerate is not None:
         start, end = regenerate
         body["regenerate"] = {"start": int(start), "end": int(end)}
@@ -320,10 +341,23 @@ def build_job_request(
     return body
 
 
+def existing_frames(existing: Mapping[str, Sequence[float]]) -> tuple[list[str], list[list[float]]]:
+    """(the 52 channel names, one row per frame) of per-channel curves; channels it lacks are zeros."""
+    lengths = {len(v) for v in existing.values()}
+    if len(lengths) != 1:
+        raise ValueError("existing curves differ in length")
+    (length,) = lengths
+    columns = [existing.get(name) for name in arkit.CHANNELS]
+    frames = [[min(1.0, max(0.0, float(col[t]))) if col is not None else 0.0 for col in columns]
+              for t in range(length)]
+    return list(arkit.CHANNELS), frames
+
+
 @dataclass
 class Take:
     seed: int
     curves: dict[str, list[float]]  # channel -> one value per frame at the result's fps
+    style: dict | None = None       # the style it was drawn with (None: a model without style input)
 
 
 def parse_result(result: Mapping) -> tuple[float, list[Take]]:
@@ -335,7 +369,9 @@ def parse_result(result: Mapping) -> tuple[float, list[Take]]:
         for take in result["takes"]:
             rows = take["frames"]
             curves = {c: [float(row[i]) for row in rows] for i, c in enumerate(channels)}
-            takes.append(Take(seed=int(take["seed"]), curves=curves))
+            style = take.get("style")
+            takes.append(Take(seed=int(take["seed"]), curves=curves,
+                              style=dict(style) if isinstance(style, Mapping) else None))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SidecarError(f"the sidecar's result is malformed ({exc!r})") from None
     for take in takes:

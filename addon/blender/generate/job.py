@@ -20,6 +20,7 @@ from ...core.client import JobCancelled, SidecarError
 from ...core.jobplan import PlanError
 from ...core.mixdown import MixdownError
 from .. import audio, curves, generated, prefs
+from ..performance import data as performance
 from ..rig import data as rig, writable
 from ..sidecar.data import SIDECAR
 
@@ -193,7 +194,8 @@ def plan_job(kind: str, context, samples: int = 1) -> JobPlan:
     guidance = settings.guidance or prefs.pref("default_guidance", context) or None
     parameters = dict(samples=samples, seed=seed, steps=steps, guidance=guidance, lip_closure=settings.lip_closure,
                       keys=pins, existing=existing, regenerate=ranges.regenerate,
-                      regenerate_channels=ranges.regenerate_channels, offset=settings.offset)
+                      regenerate_channels=ranges.regenerate_channels, offset=settings.offset,
+                      **performance.request_fields(scene, sounds, context_range))
     return JobPlan(kind=kind, object_name=obj.name, mapping=mapping, written=written, kept=split.kept,
                    touched={c: [s.frame for s in states] for c, states in touched.items()},
                    store_mapping=automatic, fps=fps, context=context_range, write=write, keep_pins=keep_pins,

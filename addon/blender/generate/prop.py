@@ -4,7 +4,11 @@ import bpy
 
 from ...core.jobplan import GROUP_LABELS
 from ...core.keyreduce import DEFAULT_SIMPLIFY, tolerance_for
+from ...core import performance
+from ..performance.prop import MouthpiecePerformance
 from ..rig.prop import MouthpieceObjectRecord
+
+OVERRIDABLE = {"LIBRARY_OVERRIDABLE"}
 
 
 def _group_toggle(group: str):
@@ -67,6 +71,19 @@ class MouthpieceSceneSettings(bpy.types.PropertyGroup):
         name="Mouth Lead", default=0.0, min=-24.0, max=24.0, soft_min=-4.0, soft_max=4.0, step=100, precision=1,
         description="Frames by which the mouth leads the sound (negative: lags). Animators often lead by 1-2 "
                     "frames so the shape reads as the sound is heard")
+
+    # The performance (Performance panel) and the speech: what every job of this scene asks for.
+    performance: bpy.props.PointerProperty(type=MouthpiecePerformance, override=OVERRIDABLE)
+    language: bpy.props.EnumProperty(
+        name="Language", default=performance.AUTO_LANGUAGE, override=OVERRIDABLE,
+        description="The language spoken: the lip closures of English words are placed only for English",
+        items=[(performance.AUTO_LANGUAGE, "Auto", "Let the sidecar tell (the model alone hears closures in any "
+                                                   "language)")]
+              + [(code, name, f"{name} ({code})") for code, name in performance.LANGUAGES])
+    dialogue: bpy.props.StringProperty(
+        name="Dialogue", override=OVERRIDABLE,
+        description="What is said (sent with the job, so lip closures and vowels follow the words). Empty: the "
+                    "text of a text strip over the sound strip in the Video Sequencer, if there is one")
 
     @property
     def tolerance(self) -> float:

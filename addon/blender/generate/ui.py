@@ -6,6 +6,7 @@ from ...core import arkit
 from .. import compat, ui_text
 from . import data
 from .job import scene_range
+from ..performance import data as performance_data
 from ..panel import SidebarPanel
 
 
@@ -64,6 +65,13 @@ class MOUTHPIECE_PT_generate(SidebarPanel, bpy.types.Panel):
                 col.label(text="No sequencer strips", icon="ERROR")
         elif not any(s.type == "SOUND" for s in compat.sequencer_strips(scene)):
             ui_text.label(col, context, "Add a sound strip in the Video Sequencer", icon="ERROR")
+        col.prop(settings, "language")
+        col.prop(settings, "dialogue", text="Dialogue")
+        if not settings.dialogue.strip():
+            only = settings.audio_strip if settings.audio_source == "STRIP" else ""
+            text, source = performance_data.dialogue(scene, performance_data.strip_spans(scene, only), (start, end))
+            if source == "strips":
+                ui_text.label(col, context, f"From text strips: \u201c{text[:60]}\u201d", icon="FONT_DATA")
         col.prop(settings, "use_pins")
         col.prop(settings, "offset")
         # Full width, not split: "Every Frame" and the slider's text must not be cut at the default

@@ -2,6 +2,8 @@
 click (the take's Action is assigned to the shape keys), applying one copies its keys over the
 range into the original animation, and the rest are deleted."""
 
+import json
+
 import bpy
 
 from .. import compat, curves, generated, prefs
@@ -60,6 +62,7 @@ class MOUTHPIECE_OT_variations(JobOperator, bpy.types.Operator):
             item = settings.takes.add()
             item.name = f"Take {number}"
             item.seed = take.seed
+            item.style = json.dumps(take.style, sort_keys=True) if take.style else ""
             item.action = action
             item.shape_keys = "\n".join(plan.written.values())
         settings.takes_original = original
@@ -136,7 +139,7 @@ def _takes_removable(operator, obj) -> bool:
     return problem is None
 
 
-def _chosen_take(operator, context, removes: bool = True):
+def chosen_take(operator, context, removes: bool = True):
     """(object, key, take index) for the operator's ``index`` (-1: the list's active take)."""
     obj, key = _take_context(operator, context)
     if obj is None or (removes and not _takes_removable(operator, obj)):
@@ -177,7 +180,7 @@ class MOUTHPIECE_OT_apply_take(_OnTake, bpy.types.Operator):
     bl_label = "Apply Take"
 
     def execute(self, context):
-        obj, key, index = _chosen_take(self, context)
+        obj, key, index = chosen_take(self, context)
         if obj is None:
             return {"CANCELLED"}
         settings = rig.settings_of(obj)
@@ -228,7 +231,7 @@ class MOUTHPIECE_OT_delete_take(_OnTake, bpy.types.Operator):
     bl_label = "Delete Take"
 
     def execute(self, context):
-        obj, key, index = _chosen_take(self, context)
+        obj, key, index = chosen_take(self, context)
         if obj is None:
             return {"CANCELLED"}
         settings = rig.settings_of(obj)
@@ -254,7 +257,7 @@ class MOUTHPIECE_OT_use_take_seed(_OnTake, bpy.types.Operator):
     bl_label = "Use Seed"
 
     def execute(self, context):
-        obj, key, index = _chosen_take(self, context, removes=False)
+        obj, key, index = chosen_take(self, context, removes=False)
         if obj is None:
             return {"CANCELLED"}
         settings = context.scene.mouthpiece

@@ -2,7 +2,9 @@
 
 import bpy
 
+from ...core import performance
 from .. import ui_text
+from ..performance.operator import take_style
 from ..generate import data as generate_data
 from ..rig import data as rig
 from ..panel import SidebarPanel
@@ -15,12 +17,14 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
         op = row.operator("mouthpiece.preview_take", text="", emboss=False,
                           icon="HIDE_OFF" if previewing else "HIDE_ON")
         op.index = index
-        # "Take 16" needs 42 px at 1x, "seed 2147483646" 98: the seed gets the room.
+        # "Take 16" needs 42 px at 1x, "seed 2147483646" 98: the seed (or the style) gets the room.
+        # A take of a style-conditioned model shows its style (the seed is under the list).
         split = row.split(factor=0.36, align=True)
         split.label(text=item.name)
-        seed = split.row(align=True)
-        seed.active = False
-        seed.label(text=f"seed {item.seed}")
+        detail = split.row(align=True)
+        detail.active = False
+        style = take_style(item)
+        detail.label(text=performance.format_style(style) if style else f"seed {item.seed}")
         op = row.operator("mouthpiece.delete_take", text="", icon="X", emboss=False)
         op.index = index
 
@@ -57,5 +61,13 @@ class MOUTHPIECE_PT_takes(SidebarPanel, bpy.types.Panel):
         keep.operator("mouthpiece.apply_take", text=f"Apply {chosen.name}" if chosen else "Apply Selected",
                       icon="CHECKMARK").index = -1
         keep.operator("mouthpiece.use_take_seed", text="", icon="RNDCURVE").index = -1
+        keep.operator("mouthpiece.keep_style", text="", icon="COPYDOWN").index = -1
         # An icon (its tooltip: Discard Takes), so that "Apply Take 16" fits a default-width sidebar.
         row.operator("mouthpiece.discard_takes", text="", icon="TRASH")
+        if chosen is not None:
+            row = layout.row(align=True)
+            info = row.row(align=True)
+            info.active = False
+            info.label(text=f"seed {chosen.seed}")
+            op = row.operator("mouthpiece.match_style", text="Match", icon="EYEDROPPER")
+            op.source, op.index = "TAKE", -1
