@@ -148,7 +148,7 @@ def predict_vector(curves: np.ndarray, fps: float = FPS, model: dict | None = No
 def vector_as_style(vector: np.ndarray) -> Style:
     """A predicted condition as a Style: controls clipped to range; the strongest emotion, or neutral."""
     v = np.asarray(vector, dtype=np.float64).copy()
-    emotions = v[len(CONTROLS):]
+    emotions = v[len(CONTROLS):].copy()
     if emotions.max() < NEUTRAL_BELOW:
         v[len(CONTROLS):] = 0.0
     else:

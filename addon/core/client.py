@@ -185,6 +185,16 @@ class SidecarClient:
     def status(self, job_id: str) -> dict:
         return self._call("GET", f"{API}/jobs/{job_id}")
 
+    def infer_style(self, curves: Mapping[str, Sequence[float]], fps: float) -> dict:
+        """POST /v1/style ("Match Style"): the performance style the curves were performed in.
+
+        ``curves`` maps ARKit channel (any spelling) -> one value per frame at ``fps``; channels
+        left out count as 0. Returns the style as ``build_job_request(style=...)`` takes it:
+        the six controls, ``emotion`` and ``intensity``.
+        """
+        reply = self._call("POST", f"{API}/style", build_style_request(curves, fps))
+        return parse_style(reply)
+
     def result(self, job_id: str) -> dict:
         return self._call("GET", f"{API}/jobs/{job_id}/result")
 
@@ -276,6 +286,10 @@ def build_job_request(
     regenerate: tuple[int, int] | None = None,
     regenerate_channels: Sequence[str] | None = None,
     offset: float = 0.0,
+    style: Mapping[str, float | str] | None = None,
+    style_guidance: float | None = None,
+    language: str = "auto",
+    transcript: str | None = None,
 ) -> dict:
     """The POST /v1/jobs body. Frames are 0-based at ``fps``; frame 0 is audio time 0.
 
@@ -283,6 +297,9 @@ def build_job_request(
     (the API wants all 52 columns, and only the mapped ones are ever written back).
     ``regenerate_channels``: the channels regenerated in ``regenerate`` (None: all); the others
     keep ``existing`` on every frame. ``offset``: frames by which the mouth leads the audio.
+    ``style``: any of STYLE_KEYS (the others are drawn per take); ``style_guidance``: guidance on
+    the style (None: the model's default); ``language``: "auto" or a code such as "en";
+    ``transcript``: what is said, when known (places the lip closures).
     """
     body: dict = {
         "audio": base64.b64encode(audio).decode("ascii"),
@@ -298,6 +315,10 @@ def build_job_request(
         "existing": None,
         "regenerate": None,
         "offset": float(offset),
+        "style": _style_body(style),
+        "style_guidance": None if style_guidance is None else float(style_guidance),
+        "language": (language or "auto").strip() or "auto",
+        "transcript": transcript.strip() if transcript and transcript.strip() else None,
     }
     if existing is not None:
         lengths = {len(v) for v in existing.values()}
@@ -320,10 +341,61 @@ def build_job_request(
     return body
 
 
+STYLE_CONTROLS = ("articulation", "smile", "asymmetry", "brow_activity", "blink_rate", "gaze_activity")
+STYLE_KEYS = STYLE_CONTROLS + ("emotion", "intensity")  # the sidecar's server.style.KEYS
+EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")
+
+
+def _style_body(style: Mapping[str, float | str] | None) -> dict | None:
+    """A style for a job: the keys given (the sidecar checks the ranges); None when empty."""
+    if not style:
+        return None
+    body: dict = {}
+    for key, value in style.items():
+        if key not in STYLE_KEYS:
+            raise ValueError(f"style: unknown key {key!r}; the keys are {', '.join(STYLE_KEYS)}")
+        if value is None:
+            continue
+        body[key] = str(value) if key == "emotion" else float(value)
+    if body.get("emotion") == "neutral":
+        body.pop("intensity", None)  # neutral has no intensity (the sidecar refuses one above 0)
+    return body or None
+
+
+def build_style_request(curves: Mapping[str, Sequence[float]], fps: float) -> dict:
+    """The POST /v1/style body: the channels given, one row per frame (values clamped to [0, 1])."""
+    names = [name for name in curves]
+    if not names:
+        raise ValueError("infer_style: no curves given")
+    lengths = {len(curves[n]) for n in names}
+    if len(lengths) != 1:
+        raise ValueError("infer_style: the curves differ in length")
+    (length,) = lengths
+    columns = [curves[n] for n in names]
+    return {"fps": float(fps), "channels": [arkit.canonical_name(n) or n for n in names],
+            "frames": [[min(1.0, max(0.0, float(col[t]))) for col in columns] for t in range(length)]}
+
+
+def parse_style(value) -> dict | None:
+    """A style from the sidecar (a take's or /v1/style's) -> {key: value} with every STYLE_KEY, or None."""
+    if value is None:
+        return None
+    try:
+        style = {k: float(value[k]) for k in STYLE_CONTROLS}
+        style["emotion"] = str(value["emotion"])
+        style["intensity"] = float(value["intensity"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SidecarError(f"the sidecar sent a malformed style ({exc!r})") from None
+    if not all(math.isfinite(style[k]) for k in STYLE_CONTROLS + ("intensity",)):
+        raise SidecarError("the sidecar sent a style value that is not a finite number")
+    return style
+
+
 @dataclass
 class Take:
     seed: int
     curves: dict[str, list[float]]  # channel -> one value per frame at the result's fps
+    style: dict | None = None  # the style it was drawn with (STYLE_KEYS); None: the model has no style input
 
 
 def parse_result(result: Mapping) -> tuple[float, list[Take]]:
@@ -335,7 +407,7 @@ def parse_result(result: Mapping) -> tuple[float, list[Take]]:
         for take in result["takes"]:
             rows = take["frames"]
             curves = {c: [float(row[i]) for row in rows] for i, c in enumerate(channels)}
-            takes.append(Take(seed=int(take["seed"]), curves=curves))
+            takes.append(Take(seed=int(take["seed"]), curves=curves, style=parse_style(take.get("style"))))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SidecarError(f"the sidecar's result is malformed ({exc!r})") from None
     for take in takes:
