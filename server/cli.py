@@ -185,8 +185,9 @@ def cmd_generate(args) -> int:
             print(f"  style: {_describe_style(take_style)}")
     if not args.quiet:
         print(f"{audio.duration:.2f} s of audio in {result.seconds:.2f} s ({result.steps} steps, "
-              f"guidance {result.guidance:g}, lip closure {result.lip_closure:g}"
-              + (f", style guidance {result.style_guidance:g}" if result.styles else "") + ")", file=sys.stderr)
+              f"guidance {result.guidance:g}, "
+              + (f"style guidance {result.style_guidance:g}, " if result.styles else "")
+              + f"lip closure {result.lip_closure:g})", file=sys.stderr)
         if result.closure_sources:
             print("lip closures from: " + ", ".join(result.closure_sources), file=sys.stderr)
         if result.recognised_words:
