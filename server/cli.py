@@ -1,4 +1,4 @@
-"""The `mouthpiece` command: generate, info, serve, train."""
+"""The `mouthpiece` command: generate, style, info, serve, train."""
 
 from __future__ import annotations
 
@@ -73,13 +73,78 @@ def _read_keys(path):
     return keys
 
 
+def _style_request(args) -> dict | None:
+    """The partial style of --match, --style and --emotion (later ones override earlier keys)."""
+    from server.errors import InputError
+    from server.style import StyleError, check_values, parse_emotion, parse_pairs, public_dict
+
+    style: dict = {}
+    try:
+        if args.match:
+            style.update(public_dict(_infer_reference(args.match, "--match")))
+            if style["emotion"] == "neutral":
+                style.pop("intensity")
+        if args.style:
+            given = parse_pairs(args.style)
+            if given.get("emotion") == "neutral":
+                style.pop("intensity", None)
+            style.update(given)
+        if args.emotion:
+            given = parse_emotion(args.emotion)
+            style.pop("intensity", None)
+            style.update(given)
+        if style.get("emotion") == "neutral":
+            style.pop("intensity", None)
+        return check_values(style) if style else None
+    except StyleError as e:
+        raise InputError(str(e)) from None
+
+
+def _infer_reference(path, flag: str):
+    from server.errors import InputError
+    from server.style_infer import StyleInferenceError, infer_file
+
+    try:
+        return infer_file(path)
+    except StyleInferenceError as e:
+        raise InputError(f"{flag}: {e}") from None
+
+
+def _transcript(args) -> str | None:
+    from server.errors import InputError
+
+    if args.transcript and args.transcript_file:
+        raise InputError("--transcript and --transcript-file: give one of them")
+    if args.transcript_file:
+        try:
+            with open(args.transcript_file, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise InputError(f"--transcript-file: {args.transcript_file} does not exist") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"--transcript-file: cannot read {args.transcript_file} as UTF-8 text ({e})") from None
+        return text.strip() or None
+    return args.transcript.strip() or None if args.transcript else None
+
+
+def _describe_style(style: dict) -> str:
+    from server.style import CONTROLS
+
+    text = " ".join(f"{k}={style[k]:g}" for k in CONTROLS)
+    if style["emotion"] != "neutral":
+        text += f" emotion={style['emotion']}:{style['intensity']:g}"
+    return text
+
+
 def cmd_generate(args) -> int:
     import numpy as np
 
-    from addon.core.curvefile import CurveTake, read_any, write_csv
+    from addon.core.curvefile import CurveTake, read_any, write_csv, write_json
     from server.audio import load_audio
     from server.engine import Engine, GenerationRequest
 
+    style = _style_request(args)
+    transcript = _transcript(args)
     audio = load_audio(args.audio)
     existing = regenerate = None
     if args.edit or args.range:
@@ -97,21 +162,45 @@ def cmd_generate(args) -> int:
     show = _progress_printer(not args.quiet and audio.duration > 0)
     request = GenerationRequest(audio=audio, fps=args.fps, samples=args.samples, seed=args.seed, steps=args.steps,
                                 guidance=args.guidance, lip_closure=args.lip_closure, keys=keys, existing=existing,
-                                regenerate=regenerate, regenerate_channels=channels, offset=args.offset)
+                                regenerate=regenerate, regenerate_channels=channels, offset=args.offset,
+                                style=style, style_guidance=args.style_guidance, language=args.language,
+                                transcript=transcript)
     result = engine.generate(request, progress=show, cancel=threading.Event())
     out = args.output
     stem, ext = os.path.splitext(out)
     paths = [out] if result.takes.shape[0] == 1 else [f"{stem}.{i}{ext or '.csv'}" for i in range(result.takes.shape[0])]
-    for path, take, seed in zip(paths, result.takes, result.seeds):
+    styles = result.styles or [None] * len(paths)
+    for path, take, seed, take_style in zip(paths, result.takes, result.seeds, styles):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        write_csv(path, CurveTake(fps=result.fps, frames=take.tolist()))
+        curves = CurveTake(fps=result.fps, frames=take.tolist())
+        if path.lower().endswith(".json"):
+            # The JSON form has room for the take's metadata: its seed and the style it was drawn with.
+            curves.meta = {"seed": seed, **({"style": take_style} if take_style else {}),
+                           "style_guidance": result.style_guidance, "closure_sources": result.closure_sources}
+            write_json(path, curves)
+        else:
+            write_csv(path, curves)
         print(f"wrote {path} ({take.shape[0]} frames at {result.fps:g} fps, seed {seed})")
+        if take_style:
+            print(f"  style: {_describe_style(take_style)}")
     if not args.quiet:
         print(f"{audio.duration:.2f} s of audio in {result.seconds:.2f} s ({result.steps} steps, "
-              f"guidance {result.guidance:g}, lip closure {result.lip_closure:g})", file=sys.stderr)
+              f"guidance {result.guidance:g}, "
+              + (f"style guidance {result.style_guidance:g}, " if result.styles else "")
+              + f"lip closure {result.lip_closure:g})", file=sys.stderr)
+        if result.closure_sources:
+            print("lip closures from: " + ", ".join(result.closure_sources), file=sys.stderr)
         if result.recognised_words:
             print("lip closures placed from the recognised words: " + " ".join(result.recognised_words),
                   file=sys.stderr)
+    return 0
+
+
+def cmd_style(args) -> int:
+    """The style a reference take was performed in, as one JSON object (the keys --style takes)."""
+    from server.style import public_dict
+
+    print(json.dumps(public_dict(_infer_reference(args.reference, "reference"))))
     return 0
 
 
@@ -167,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="audio -> ARKit curves CSV")
     g.add_argument("audio", help="WAV, FLAC or OGG file")
-    g.add_argument("-o", "--output", required=True, help="output CSV (with --samples N: OUT.0.csv ...)")
+    g.add_argument("-o", "--output", required=True, help="output CSV, or .json (which also records each take's seed and style); with --samples N: OUT.0.csv ...")
     g.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
     g.add_argument("--samples", type=int, default=1, help="number of takes")
     g.add_argument("--seed", type=int, default=0)
@@ -182,10 +271,31 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(e.g. jaw_mouth,tongue or jawOpen,mouthClose); the rest keep --edit's curves")
     g.add_argument("--offset", type=float, default=0.0, metavar="FRAMES",
                    help="lead the mouth by FRAMES (negative: lag); animators often lead by 1-2")
+    perf = g.add_argument_group("performance style (a style-conditioned model; unset keys are drawn per take)")
+    perf.add_argument("--style", metavar="KEY=VALUE[,KEY=VALUE...]",
+                      help="articulation (0-2, 1 neutral), smile (-1 frown .. 1), asymmetry (-1..1), "
+                           "brow_activity (0-3), blink_rate (0-4), gaze_activity (0-3); emotion and intensity too")
+    perf.add_argument("--emotion", metavar="NAME[:INTENSITY]",
+                      help="neutral, happy, sad, angry, surprised, fearful or disgusted; intensity 0-1 (default 1)")
+    perf.add_argument("--style-guidance", type=float, default=None, metavar="G",
+                      help="guidance on the style, 0-10 (1: none; above 1 strengthens it; default: the model's)")
+    perf.add_argument("--match", metavar="REF",
+                      help="take the style of REF (Live Link Face CSV, Mouthpiece CSV at 30 fps or curve JSON); "
+                           "--style and --emotion override its keys")
+    speech = g.add_argument_group("speech")
+    speech.add_argument("--language", default="auto", metavar="CODE",
+                        help="the speech's language: auto (default), en, es, fr, ... (the English recogniser "
+                             "places closures only for English)")
+    speech.add_argument("--transcript", metavar="TEXT", help="what is said: its words place the lip closures")
+    speech.add_argument("--transcript-file", metavar="F", help="the transcript from a UTF-8 text file")
     g.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     g.add_argument("-q", "--quiet", action="store_true")
     g.set_defaults(func=cmd_generate)
+
+    st = sub.add_parser("style", help="infer the performance style of a take (prints one JSON object)")
+    st.add_argument("reference", help="Live Link Face CSV (.csv or .csv.gz), Mouthpiece CSV (30 fps) or curve JSON")
+    st.set_defaults(func=cmd_style)
 
     i = sub.add_parser("info", help="the model, its training data and the device")
     i.add_argument("--checkpoint")

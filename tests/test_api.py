@@ -82,7 +82,7 @@ def test_every_endpoint_but_health_needs_the_token(sidecar, method, path):
 
 def test_openapi_describes_every_endpoint(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths) == {"/v1/health", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result"}
+    assert set(paths) == {"/v1/health", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/style"}
 
 
 def test_no_cors_headers(sidecar, client):

@@ -39,7 +39,7 @@ def operations(schema):
 def test_the_spec_lists_every_endpoint(schema):
     labels = {op.label for op in operations(schema)}
     assert labels == {"GET /v1/health", "POST /v1/jobs", "GET /v1/jobs/{job_id}", "GET /v1/jobs/{job_id}/result",
-                      "DELETE /v1/jobs/{job_id}"}
+                      "DELETE /v1/jobs/{job_id}", "POST /v1/style"}
 
 
 @pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])

@@ -35,7 +35,7 @@ def test_generate_samples_keys_and_edit(tiny_checkpoint, speech_wav, tmp_path):
 
     edited = tmp_path / "edited.csv"
     p = run("generate", speech_wav, "-o", edited, "--checkpoint", tiny_checkpoint, "--edit", pinned,
-            "--range", "20:45", "--seed", "9")
+            "--range", "20:45", "--seed", "9", "--language", "en")  # English: the recogniser helps the detector
     a, b = np.array(t.frames), np.array(read_csv(edited).frames)
     assert np.abs(a[:20] - b[:20]).max() <= 1e-6 and np.abs(a[46:] - b[46:]).max() <= 1e-6
     assert np.abs(a[20:46] - b[20:46]).max() > 1e-3
@@ -82,10 +82,23 @@ def test_no_installed_model_says_how_to_train(speech_wav, tmp_path):
     (["--offset", "40"], "offset: 40"),
     (["--keyframes", "/nonexistent.json"], "does not exist"),
     (["--lip-closure", "1.5"], "lip_closure: 1.5 is outside 0-1"),
+    # the performance style and the speech options: one clear line each
+    (["--style", "articulation=5"], "style.articulation: 5 is outside 0 to 2"),
+    (["--style", "grin=1"], "unknown key 'grin'"),
+    (["--style", "articulation"], "is not KEY=VALUE"),
+    (["--style", "smile=lots"], "is not a number"),
+    (["--emotion", "bored"], "not one of neutral"),
+    (["--emotion", "happy:x"], "intensity 'x' is not a number"),
+    (["--emotion", "happy:1.5"], "style.intensity: 1.5 is outside 0 to 1"),
+    (["--match", "/no/such/take.csv"], "--match: /no/such/take.csv: no such file"),
+    (["--language", "english!"], "is not a language code"),
+    (["--transcript-file", "/no/such.txt"], "--transcript-file: /no/such.txt does not exist"),
+    (["--style-guidance", "20"], "style_guidance: 20.0 is outside 0-10"),
 ])
 def test_bad_arguments(tiny_checkpoint, speech_wav, tmp_path, args, message):
     p = run("generate", speech_wav, "-o", tmp_path / "x.csv", "--checkpoint", tiny_checkpoint, *args, check=False)
     assert p.returncode != 0 and message in p.stderr
+    assert len([line for line in p.stderr.splitlines() if line.strip()]) == 1, p.stderr
 
 
 def test_bad_audio_is_a_clear_error(tiny_checkpoint, tmp_path):

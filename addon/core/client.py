@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from . import arkit
+from . import arkit, performance
 
 API = "/v1"
 HEALTH_TIMEOUT_S = 3.0
@@ -182,23 +182,23 @@ class SidecarClient:
             raise SidecarError("the sidecar accepted the job but sent no job id")
         return reply
 
-    def infer_style(self, channels: Sequence[str], frames: Sequence[Sequence[float]], fps: float) -> dict:
-        """POST /v1/style: the style (the job's ``style`` keys) the sidecar infers from animation."""
-        body = {"fps": float(fps), "existing": {"channels": list(channels), "frames": [list(r) for r in frames]}}
+    def status(self, job_id: str) -> dict:
+        return self._call("GET", f"{API}/jobs/{job_id}")
+
+    def infer_style(self, curves: Mapping[str, Sequence[float]], fps: float) -> dict:
+        """POST /v1/style ("Match Style"): the performance style the curves were performed in.
+
+        ``curves`` maps ARKit channel (any spelling) -> one value per frame at ``fps``; channels
+        left out count as 0. Returns the style as ``build_job_request(style=...)`` takes it:
+        the six controls, ``emotion`` and ``intensity``.
+        """
         try:
-            reply = self._call("POST", f"{API}/style", body)
+            reply = self._call("POST", f"{API}/style", build_style_request(curves, fps))
         except SidecarHTTPError as exc:
             if exc.status in (404, 405):
                 raise SidecarError(f"{exc} (this sidecar cannot infer a style: update Mouthpiece)") from None
             raise
-        if isinstance(reply, dict) and isinstance(reply.get("style"), dict):
-            reply = reply["style"]
-        if not isinstance(reply, dict) or not reply:
-            raise SidecarError("the sidecar sent no style")
-        return reply
-
-    def status(self, job_id: str) -> dict:
-        return self._call("GET", f"{API}/jobs/{job_id}")
+        return parse_style(reply)
 
     def result(self, job_id: str) -> dict:
         return self._call("GET", f"{API}/jobs/{job_id}/result")
@@ -302,10 +302,9 @@ def build_job_request(
     (the API wants all 52 columns, and only the mapped ones are ever written back).
     ``regenerate_channels``: the channels regenerated in ``regenerate`` (None: all); the others
     keep ``existing`` on every frame. ``offset``: frames by which the mouth leads the audio.
-    ``style``: the performance keys the animator set (addon.core.performance; the others are drawn
-    per take); ``style_guidance`` (1: off); ``language`` ("auto" or a code); ``transcript``: what
-    is said. Each is sent only when it says something (no style, guidance None, "auto", no text),
-    so a sidecar without these fields still takes a request that uses none of them.
+    ``style``: any of STYLE_KEYS (the others are drawn per take); ``style_guidance``: guidance on
+    the style (None: the model's default); ``language``: "auto" or a code such as "en";
+    ``transcript``: what is said, when known (places the lip closures).
     """
     body: dict = {
         "audio": base64.b64encode(audio).decode("ascii"),
@@ -322,8 +321,10 @@ def build_job_request(
         "regenerate": None,
         "offset": float(offset),
     }
-    if style:
-        body["style"] = dict(style)
+    # Each is sent only when it says something, so a request that uses none of them reads as before.
+    style_body = _style_body(style)
+    if style_body:
+        body["style"] = style_body
     if style_guidance is not None:
         body["style_guidance"] = float(style_guidance)
     if language and language.strip().lower() != "auto":
@@ -353,11 +354,60 @@ def existing_frames(existing: Mapping[str, Sequence[float]]) -> tuple[list[str],
     return list(arkit.CHANNELS), frames
 
 
+# The style's keys live in addon.core.performance (checked against the sidecar's by a test).
+STYLE_CONTROLS, STYLE_KEYS, EMOTIONS = performance.CONTROLS, performance.KEYS, performance.EMOTIONS
+
+
+def _style_body(style: Mapping[str, float | str] | None) -> dict | None:
+    """A style for a job: the keys given (the sidecar checks the ranges); None when empty."""
+    if not style:
+        return None
+    body: dict = {}
+    for key, value in style.items():
+        if key not in STYLE_KEYS:
+            raise ValueError(f"style: unknown key {key!r}; the keys are {', '.join(STYLE_KEYS)}")
+        if value is None:
+            continue
+        body[key] = str(value) if key == "emotion" else float(value)
+    if body.get("emotion") == "neutral":
+        body.pop("intensity", None)  # neutral has no intensity (the sidecar refuses one above 0)
+    return body or None
+
+
+def build_style_request(curves: Mapping[str, Sequence[float]], fps: float) -> dict:
+    """The POST /v1/style body: the channels given, one row per frame (values clamped to [0, 1])."""
+    names = [name for name in curves]
+    if not names:
+        raise ValueError("infer_style: no curves given")
+    lengths = {len(curves[n]) for n in names}
+    if len(lengths) != 1:
+        raise ValueError("infer_style: the curves differ in length")
+    (length,) = lengths
+    columns = [curves[n] for n in names]
+    return {"fps": float(fps), "channels": [arkit.canonical_name(n) or n for n in names],
+            "frames": [[min(1.0, max(0.0, float(col[t]))) for col in columns] for t in range(length)]}
+
+
+def parse_style(value) -> dict | None:
+    """A style from the sidecar (a take's or /v1/style's) -> {key: value} with every STYLE_KEY, or None."""
+    if value is None:
+        return None
+    try:
+        style = {k: float(value[k]) for k in STYLE_CONTROLS}
+        style["emotion"] = str(value["emotion"])
+        style["intensity"] = float(value["intensity"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SidecarError(f"the sidecar sent a malformed style ({exc!r})") from None
+    if not all(math.isfinite(style[k]) for k in STYLE_CONTROLS + ("intensity",)):
+        raise SidecarError("the sidecar sent a style value that is not a finite number")
+    return style
+
+
 @dataclass
 class Take:
     seed: int
     curves: dict[str, list[float]]  # channel -> one value per frame at the result's fps
-    style: dict | None = None       # the style it was drawn with (None: a model without style input)
+    style: dict | None = None  # the style it was drawn with (STYLE_KEYS); None: the model has no style input
 
 
 def parse_result(result: Mapping) -> tuple[float, list[Take]]:
@@ -369,9 +419,7 @@ def parse_result(result: Mapping) -> tuple[float, list[Take]]:
         for take in result["takes"]:
             rows = take["frames"]
             curves = {c: [float(row[i]) for row in rows] for i, c in enumerate(channels)}
-            style = take.get("style")
-            takes.append(Take(seed=int(take["seed"]), curves=curves,
-                              style=dict(style) if isinstance(style, Mapping) else None))
+            takes.append(Take(seed=int(take["seed"]), curves=curves, style=parse_style(take.get("style"))))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SidecarError(f"the sidecar's result is malformed ({exc!r})") from None
     for take in takes:

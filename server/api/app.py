@@ -21,8 +21,9 @@ from addon.core import arkit
 from server.api import limits
 from server.api.jobs import JobStore, QueueFull, ResultTooLarge, ShuttingDown
 from server.api.jsonbody import BodyError, parse_json
-from server.api.models import ErrorBody, Health, JobCreated, JobRequest, JobResult, JobStatus
-from server.api.prepare import FieldError, prepare
+from server.api.models import (ErrorBody, Health, JobCreated, JobRequest, JobResult, JobStatus, StyleOut,
+                               StyleRequest)
+from server.api.prepare import FieldError, prepare, reference_curves
 from server.api.security import (LOOPBACK_NAMES, BodyLimitMiddleware, RequestOriginMiddleware,
                                  TokenMiddleware)
 from server.audio import MAX_INPUT_CHANNELS
@@ -95,7 +96,7 @@ class UploadGate:
             pass  # the loop has closed: the server is gone, and its count with it
 
 
-def _parse_job(raw: bytes, max_audio_seconds: float):
+def _parse_job(raw: bytes, max_audio_seconds: float, style_input: bool = True):
     """The body -> a checked job (on an upload thread: JSON, validation and audio decoding)."""
     try:
         value = parse_json(raw)
@@ -106,7 +107,8 @@ def _parse_job(raw: bytes, max_audio_seconds: float):
         request = JobRequest.model_validate(value)
     except pydantic.ValidationError as e:
         raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
-    return prepare(request, max_audio_seconds=max_audio_seconds, seed=secrets.randbelow(limits.MAX_SEED + 1))
+    return prepare(request, max_audio_seconds=max_audio_seconds, seed=secrets.randbelow(limits.MAX_SEED + 1),
+                   style_input=style_input)
 
 
 def _error(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
@@ -121,10 +123,12 @@ def _dumps(value) -> str:
 def _result_chunks(job):
     """The result JSON a block of frames at a time: a 16-take, 10-minute result is never all
     text (or all Python floats) at once."""
-    head = {"id": job.id, "fps": job.fps, "channels": list(arkit.CHANNELS)}
+    head = {"id": job.id, "fps": job.fps, "channels": list(arkit.CHANNELS), "style_guidance": job.style_guidance,
+            "closure_sources": list(job.closure_sources)}
     yield _dumps(head)[:-1].encode() + b',"takes":['
-    for i, (seed, frames) in enumerate(zip(job.seeds, job.takes)):
-        yield (b"," if i else b"") + f'{{"seed":{int(seed)},"frames":['.encode()
+    styles = job.styles or [None] * len(job.seeds)
+    for i, (seed, style, frames) in enumerate(zip(job.seeds, styles, job.takes)):
+        yield (b"," if i else b"") + f'{{"seed":{int(seed)},"style":{_dumps(style)},"frames":['.encode()
         for start in range(0, len(frames), RESULT_ROWS_PER_CHUNK):
             rows = np.round(frames[start:start + RESULT_ROWS_PER_CHUNK].astype(np.float64), RESULT_DECIMALS).tolist()
             yield (b"," if start else b"") + _dumps(rows)[1:-1].encode()
@@ -136,6 +140,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
                max_body_bytes: int = limits.MAX_BODY_BYTES, allowed_hosts: frozenset[str] = LOOPBACK_NAMES,
                port: int = 8765, uploads: UploadGate | None = None) -> FastAPI:
     info = engine.info()
+    style_input = bool(info.get("style", False))
     uploads = uploads or UploadGate()
     # No /docs or /redoc: they load scripts from a CDN, and the spec is at /openapi.json.
     app = FastAPI(title="Mouthpiece sidecar", version=server.__version__, docs_url=None, redoc_url=None,
@@ -171,6 +176,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
                      "min_fps": limits.MIN_FPS, "max_fps": limits.MAX_FPS, "max_samples": limits.MAX_SAMPLES,
                      "max_steps": limits.MAX_STEPS, "max_guidance": limits.MAX_GUIDANCE,
                      "max_keys": limits.MAX_KEYS, "max_seed": limits.MAX_SEED,
+                     "max_transcript_chars": limits.MAX_TRANSCRIPT_CHARS,
                      "max_pending_jobs": store.limits.max_pending,
                      "keep_finished_jobs": store.limits.keep_finished,
                      "result_ttl_seconds": store.limits.result_ttl_s,
@@ -185,7 +191,8 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
         return Health(version=server.__version__, model=str(info.get("model", "unknown")),
                       fps=float(info.get("fps", 30.0)), channels=list(arkit.CHANNELS),
                       device=str(info.get("device", "cpu")), queue_length=store.queue_length(),
-                      uploads_in_flight=uploads.in_flight, limits=health_limits)
+                      uploads_in_flight=uploads.in_flight, limits=health_limits, style=style_input,
+                      closure_detector=bool(info.get("closure_detector", False)))
 
     @app.post("/v1/jobs", operation_id="create_job", response_model=JobCreated, status_code=202,
               responses={**_ERRORS, 202: {"links": _JOB_LINKS}}, summary="Queue a generation job",
@@ -208,7 +215,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
         try:
             raw = await request.body()
             handed_over = True
-            work = await uploads.run(_parse_job, raw, max_audio_seconds)
+            work = await uploads.run(_parse_job, raw, max_audio_seconds, style_input)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         finally:
@@ -259,6 +266,20 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
         if status is None:
             raise _unknown(job_id)
         return JobStatus(**status)
+
+    @app.post("/v1/style", operation_id="infer_style", response_model=StyleOut, responses=_ERRORS,
+              summary="Infer the performance style of curves (Match Style)")
+    def infer_style(body: StyleRequest) -> StyleOut:
+        # A plain def: FastAPI runs it on a worker thread, so the statistics never stall the event loop.
+        from server.style import public_dict
+        from server.style_infer import StyleInferenceError
+        from server.style_infer import infer_style as infer
+
+        curves = reference_curves(body)
+        try:
+            return StyleOut(**public_dict(infer(curves, body.fps)))
+        except StyleInferenceError as e:
+            raise FieldError("frames", str(e).removeprefix("curves: ")) from None
 
     def openapi() -> dict:
         # The job body is parsed by hand (off the event loop), so FastAPI does not see its model;

@@ -56,6 +56,9 @@ class Job:
     error: str | None = None
     takes: np.ndarray | None = None  # (N, T, 52) float32
     seeds: list[int] = field(default_factory=list)
+    styles: list[dict] | None = None  # the style each take was drawn with (None: no style input)
+    style_guidance: float | None = None
+    closure_sources: list[str] = field(default_factory=list)
     fps: float = 30.0
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -267,6 +270,9 @@ class JobStore:
                 job.takes = takes
                 job.seeds = [int(s) for s in result.seeds]
                 job.fps = float(result.fps)
+                job.styles = getattr(result, "styles", None)
+                job.style_guidance = getattr(result, "style_guidance", None)
+                job.closure_sources = list(getattr(result, "closure_sources", None) or [])
             self._finish(job, status, stage=status, error=error, register=False)
 
 

@@ -17,6 +17,8 @@ MAX_SEED = 2**31 - 1  # fits every client's integer type (JavaScript, C int)
 # existing curves: one row per frame of the longest audio at the highest frame rate
 MAX_EXISTING_ROWS = int(MAX_AUDIO_SECONDS * MAX_FPS) + 1
 MAX_CHANNEL_NAME = 128
+MAX_TRANSCRIPT_CHARS = 20_000  # about 30 minutes of speech, more than the longest audio
+MAX_LANGUAGE_CODE = 16
 MAX_OFFSET_FRAMES = MAX_OFFSET_SECONDS * MAX_FPS  # the schema's bound; prepare checks it at the request's fps
 # Uploads are read and decoded off the request threads, on UPLOAD_WORKERS threads of their own;
 # at most MAX_UPLOADS_IN_FLIGHT are admitted (read, waiting or decoding) and more get 503, so

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from server.api import limits
+from server.style import CONTROLS
+from server.teacher.style import EMOTIONS, Style
 
 
 class _Strict(BaseModel):
@@ -39,6 +41,23 @@ class RangeIn(_Strict):
                     "on every frame and the model takes them as given; null: all 52")
 
 
+_STYLE_MEANING = {"articulation": "jaw and lip amplitude: 0 mumbled, 1 neutral, 2 over-articulated",
+                  "smile": "-1 frown .. 0 .. 1 smile", "asymmetry": "left-right imbalance (positive: the left moves more)",
+                  "brow_activity": "how much the brows move (1: the average speaker)",
+                  "blink_rate": "the measured blink rate times this", "gaze_activity": "saccade rate and amplitude times this",
+                  "intensity": "how strongly the emotion shows (with an emotion other than neutral)"}
+
+# The performance style: each key optional (unset keys are drawn per take). Ranges are those of
+# server.teacher.Style, checked by server.style.check_values in prepare (one set of rules).
+StyleIn = create_model(
+    "StyleIn", __base__=_Strict,
+    **{key: (float | None, Field(default=None, ge=Style.RANGES[key][0], le=Style.RANGES[key][1],
+                                 description=f"{_STYLE_MEANING[key]}; "
+                                 f"{Style.RANGES[key][0]:g} to {Style.RANGES[key][1]:g}"))
+       for key in CONTROLS + ("intensity",)},
+    emotion=(Literal[EMOTIONS] | None, Field(default=None, description="the emotion (null: neutral)")))
+
+
 class JobRequest(_Strict):
     audio: str = Field(min_length=1, max_length=limits.MAX_BODY_BYTES,
                        description="the bytes of a WAV, FLAC or OGG file, base64 (standard alphabet)")
@@ -60,6 +79,41 @@ class JobRequest(_Strict):
     existing: ExistingIn | None = Field(default=None, description="the current curves, needed with `regenerate`")
     regenerate: RangeIn | None = Field(default=None,
                                        description="frames to replace; the other frames keep `existing` exactly")
+    style: StyleIn | None = Field(default=None,
+                                  description="the performance style (a style-conditioned model: health's `style`); "
+                                              "the keys given are held, the others drawn per take from its seed")
+    style_guidance: float | None = Field(default=None, ge=0.0, le=limits.MAX_GUIDANCE,
+                                         description="guidance on the style (1: none; above 1 strengthens it); "
+                                                     "null: the model's default")
+    language: str = Field(default="auto", min_length=1, max_length=limits.MAX_LANGUAGE_CODE,
+                          description="the speech's language: auto, or a code such as en, es, pt-br; the English "
+                                      "recogniser places lip closures only for English")
+    transcript: str | None = Field(default=None, max_length=limits.MAX_TRANSCRIPT_CHARS,
+                                   description="what is said, when known: its words place the lip closures")
+
+
+class StyleRequest(ExistingIn):
+    """POST /v1/style: curves to infer the style of (the shape of a job's `existing`; channels it lacks are 0)."""
+
+    channels: list[str] = Field(min_length=1, max_length=64,
+                                description="column names of `frames`: ARKit channels, each at most once, any order "
+                                            "(channels left out count as 0)")
+    frames: list[list[float]] = Field(min_length=1, max_length=limits.MAX_EXISTING_ROWS,
+                                      description="one row per frame at fps, values in [0, 1]")
+    fps: float = Field(default=30.0, ge=limits.MIN_FPS, le=limits.MAX_FPS, description="frame rate of `frames`")
+
+
+class StyleOut(BaseModel):
+    """A style as the API reports it: every control, the emotion and its intensity."""
+
+    articulation: float
+    smile: float
+    asymmetry: float
+    brow_activity: float
+    blink_rate: float
+    gaze_activity: float
+    emotion: Literal[EMOTIONS]
+    intensity: float
 
 
 JobStatusName = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -85,6 +139,8 @@ class JobStatus(BaseModel):
 
 class Take(BaseModel):
     seed: int
+    style: StyleOut | None = Field(default=None, description="the style this take was drawn with "
+                                                             "(null: the model has no style input)")
     frames: list[list[float]] = Field(description="one row of 52 values per frame, in `channels` order")
 
 
@@ -92,6 +148,9 @@ class JobResult(BaseModel):
     id: str
     fps: float
     channels: list[str]
+    style_guidance: float | None = Field(default=None, description="the style guidance used")
+    closure_sources: list[str] = Field(default_factory=list,
+                                       description="what placed the lip closures: detector, recogniser, transcript")
     takes: list[Take]
 
 
@@ -106,6 +165,8 @@ class Health(BaseModel):
     queue_length: int = Field(description="jobs queued or running")
     uploads_in_flight: int = Field(default=0, description="job uploads being read or decoded")
     limits: dict[str, int | float]
+    style: bool = Field(default=False, description="the model takes a performance style (jobs' `style`)")
+    closure_detector: bool = Field(default=False, description="the model has its own lip-closure detector")
 
 
 class ErrorBody(BaseModel):

@@ -17,6 +17,8 @@ from server.api import limits
 from server.api.models import JobRequest
 from server.audio import Audio, load_audio
 from server.errors import InputError
+from server.speech.language import LanguageError, check_language
+from server.style import StyleError, check_values
 from server.timebase import num_frames
 
 
@@ -43,6 +45,10 @@ class PreparedJob:
     frames: int
     regenerate_channels: tuple[str, ...] | None = None
     offset: float = 0.0
+    style: dict | None = None  # checked partial style (server.style.check_values)
+    style_guidance: float | None = None
+    language: str = "auto"
+    transcript: str | None = None
 
     @property
     def audio_seconds(self) -> float:
@@ -56,7 +62,8 @@ class PreparedJob:
             steps=self.steps, guidance=self.guidance, lip_closure=self.lip_closure,
             keys=[Key(frame, channel, value) for frame, channel, value in self.keys],
             existing=self.existing, regenerate=self.regenerate, regenerate_channels=self.regenerate_channels,
-            offset=self.offset)
+            offset=self.offset, style=self.style, style_guidance=self.style_guidance, language=self.language,
+            transcript=self.transcript)
 
 
 def decode_audio(text: str, max_seconds: float) -> Audio:
@@ -86,9 +93,33 @@ def _frame_in_audio(frame: int, frames: int, field: str, fps: float, duration: f
                                 f"{duration:.2f} s audio at {fps:g} fps")
 
 
+def check_style(style, style_input: bool = True) -> dict | None:
+    """A job's `style` -> a checked partial style, or a FieldError naming the key at fault."""
+    if style is None:
+        return None
+    values = style.model_dump(exclude_none=True) if hasattr(style, "model_dump") else style
+    if not values:
+        return None
+    if not style_input:
+        raise FieldError("style", "this model has no style input; leave `style` out or serve a style-conditioned "
+                                  "checkpoint (GET /v1/health says `style`)")
+    try:
+        return check_values(values)
+    except StyleError as e:
+        field, _, message = str(e).partition(": ")
+        raise FieldError(field, message) from None
+
+
 def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_SECONDS,
-            seed: int = 0) -> PreparedJob:
-    """Check every field against the audio; ``seed`` is used when the request leaves it null."""
+            seed: int = 0, style_input: bool = True) -> PreparedJob:
+    """Check every field against the audio; ``seed`` is used when the request leaves it null;
+    ``style_input``: whether the model takes a style (else a `style` is refused)."""
+    style = check_style(request.style, style_input)
+    try:
+        language = check_language(request.language)
+    except LanguageError as e:
+        raise FieldError("language", str(e).removeprefix("language: ")) from None
+    transcript = request.transcript.strip() if request.transcript else None
     audio = decode_audio(request.audio, max_audio_seconds)
     fps = request.fps
     frames = num_frames(audio.duration, fps)  # the engine's own count
@@ -131,7 +162,8 @@ def prepare(request: JobRequest, *, max_audio_seconds: float = limits.MAX_AUDIO_
                        seed=request.seed if request.seed is not None else seed,
                        steps=request.steps, guidance=request.guidance, lip_closure=request.lip_closure, keys=keys,
                        existing=existing, regenerate=regenerate, frames=frames,
-                       regenerate_channels=regenerate_channels, offset=float(request.offset))
+                       regenerate_channels=regenerate_channels, offset=float(request.offset), style=style,
+                       style_guidance=request.style_guidance, language=language, transcript=transcript or None)
 
 
 def _channel_subset(names: list[str], field: str) -> tuple[str, ...]:
@@ -144,17 +176,38 @@ def _channel_subset(names: list[str], field: str) -> tuple[str, ...]:
     return tuple(channels)
 
 
-def _existing_curves(request: JobRequest, frames: int, duration: float) -> np.ndarray:
-    existing = request.existing
+def _named_columns(names: list[str], field: str) -> tuple[list[int], set[str]]:
+    """Column names -> their channel indices (each channel once) and the channels named."""
     columns: list[int] = []
     named: dict[str, int] = {}
-    for i, name in enumerate(existing.channels):
-        channel = _channel(name, f"existing.channels[{i}]")
+    for i, name in enumerate(names):
+        channel = _channel(name, f"{field}[{i}]")
         if channel in named:
-            raise FieldError(f"existing.channels[{i}]", f"{name!r} names {channel} again "
-                                                        f"(already existing.channels[{named[channel]}])")
+            raise FieldError(f"{field}[{i}]", f"{name!r} names {channel} again (already {field}[{named[channel]}])")
         named[channel] = i
         columns.append(arkit.INDEX[channel])
+    return columns, set(named)
+
+
+def _table(rows: list[list[float]], columns: list[int], field: str) -> np.ndarray:
+    """Rows of values in ``columns`` -> (frames, 52) float32 curves (other channels 0), each value in [0, 1]."""
+    width = len(columns)
+    for t, row in enumerate(rows):
+        if len(row) != width:
+            raise FieldError(f"{field}[{t}]", f"has {len(row)} values; send one per channel ({width})")
+    values = np.asarray(rows, dtype=np.float64)
+    outside = np.argwhere((values < 0.0) | (values > 1.0))
+    if len(outside):
+        t, c = (int(v) for v in outside[0])
+        raise FieldError(f"{field}[{t}][{c}]", f"{values[t, c]:g} is outside [0, 1]")
+    curves = np.zeros((len(rows), arkit.NUM_CHANNELS), dtype=np.float32)
+    curves[:, columns] = values
+    return curves
+
+
+def _existing_curves(request: JobRequest, frames: int, duration: float) -> np.ndarray:
+    existing = request.existing
+    columns, named = _named_columns(existing.channels, "existing.channels")
     missing = [c for c in arkit.CHANNELS if c not in named]
     if missing:
         raise FieldError("existing.channels", f"missing {len(missing)} of the 52 ARKit channels "
@@ -163,15 +216,10 @@ def _existing_curves(request: JobRequest, frames: int, duration: float) -> np.nd
     if len(existing.frames) != frames:
         raise FieldError("existing.frames", f"has {len(existing.frames)} rows but the {duration:.2f} s audio "
                                             f"is {frames} frames at {request.fps:g} fps; send one row per frame")
-    width = len(columns)
-    for t, row in enumerate(existing.frames):
-        if len(row) != width:
-            raise FieldError(f"existing.frames[{t}]", f"has {len(row)} values; send one per channel ({width})")
-    values = np.asarray(existing.frames, dtype=np.float64)
-    outside = np.argwhere((values < 0.0) | (values > 1.0))
-    if len(outside):
-        t, c = (int(v) for v in outside[0])
-        raise FieldError(f"existing.frames[{t}][{c}]", f"{values[t, c]:g} is outside [0, 1]")
-    curves = np.empty((frames, arkit.NUM_CHANNELS), dtype=np.float32)
-    curves[:, columns] = values
-    return curves
+    return _table(existing.frames, columns, "existing.frames")
+
+
+def reference_curves(request) -> np.ndarray:
+    """POST /v1/style's curves -> (frames, 52) float32; channels it leaves out are 0."""
+    columns, _named = _named_columns(request.channels, "channels")
+    return _table(request.frames, columns, "frames")

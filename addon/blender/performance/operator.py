@@ -142,11 +142,10 @@ class MOUTHPIECE_OT_match_style(bpy.types.Operator):
         if not any(max(v) - min(v) > 1e-4 for v in found.values()):
             self.report({"ERROR"}, f"No animation on the mapped shape keys in {what}: nothing to match")
             return {"CANCELLED"}
-        channels, frames = client.existing_frames(found)
         fps = resample.scene_fps(scene.render.fps, scene.render.fps_base)
         try:
             sidecar = SIDECAR.connect(prefs.connection_settings(context), start=False)
-            style = sidecar.infer_style(channels, frames, fps)
+            style = sidecar.infer_style(found, fps)
         except SidecarError as exc:
             self.report({"ERROR"}, f"Match Style: {exc}")
             return {"CANCELLED"}
