@@ -62,10 +62,14 @@ def test_build_job_request_sends_the_performance_only_when_set():
 
 def test_parse_result_reads_each_takes_style():
     row = [0.0] * 52
+    style = {**performance.DEFAULTS, "smile": 0.2, "emotion": "sad", "intensity": 0.5}
     result = {"fps": 24, "channels": list(client.arkit.CHANNELS),
-              "takes": [{"seed": 1, "frames": [row], "style": {"smile": 0.2}}, {"seed": 2, "frames": [row]}]}
+              "takes": [{"seed": 1, "frames": [row], "style": style}, {"seed": 2, "frames": [row]}]}
     _, takes = client.parse_result(result)
-    assert takes[0].style == {"smile": 0.2} and takes[1].style is None
+    assert takes[0].style == style and takes[1].style is None
+    # A take's style lacking keys is a malformed result, not a style to write into the panel.
+    with pytest.raises(client.SidecarError, match="malformed style"):
+        client.parse_result({**result, "takes": [{"seed": 1, "frames": [row], "style": {"smile": 0.2}}]})
 
 
 def test_panel_values_from_a_take_or_an_inferred_style():
