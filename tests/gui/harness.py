@@ -283,3 +283,85 @@ anim = obj.data.shape_keys.animation_data if obj and obj.data.shape_keys else No
 running = addon_module("blender.generate.data").ACTIVE.running
 result = {"action": anim.action.name if anim and anim.action else None, "running": bool(running)}
 """)
+
+
+# ---- finding things in the sidebar by hovering (shared by the Performance test and the shots) ----
+
+# Ctrl+Shift+C over a property button copies its data path ("mouthpiece.performance.smile");
+# Ctrl+C over an operator button copies its command. SCAN hovers one column of the visible
+# sidebar and answers what each y copied.
+SCAN = """
+def _scan(fraction, keys, step=6):
+    box = sidebar()
+    wm = bpy.context.window_manager
+    panel_width = box["width"] - int(30 * box["ui_scale"])
+    x = box["x"] + int(panel_width * fraction)
+    rows = []
+    for y in range(box["y"] + step // 2, box["y"] + box["height"], step):
+        wm.clipboard = ""
+        xdotool("mousemove", x, y, "sleep", "0.03", "key", keys)
+        yield 0.05
+        rows.append([y, wm.clipboard])
+    xdotool("mousemove", box["x"] + panel_width // 2, box["y"] + box["height"] - 5)
+    return {"x": x, "rows": rows}
+result = _scan(FRACTION, KEYS)
+"""
+
+
+def scan_sidebar(session: GuiSession, fraction: float = 0.6, keys: str = "ctrl+shift+c") -> dict[str, list[dict]]:
+    """What the visible sidebar copies down one column: {copied text: [{x, y, top, bottom}, ...]},
+    one entry per button (a run of rows that copy the same text)."""
+    scan = session.call(f"FRACTION, KEYS = {fraction!r}, {keys!r}\n" + SCAN)
+    found: dict[str, list[dict]] = {}
+    run: list = []
+    for y, text in scan["rows"] + [[None, None]]:
+        if run and text != run[0][1]:
+            if run[0][1]:
+                found.setdefault(run[0][1], []).append(
+                    {"x": scan["x"], "y": (run[0][0] + run[-1][0]) // 2, "top": run[0][0], "bottom": run[-1][0]})
+            run = []
+        if text is not None:
+            run.append((y, text))
+    return found
+
+
+PROBE = """
+wm = bpy.context.window_manager
+def _probe(points, keys):
+    copied = []
+    for x, y in points:
+        wm.clipboard = ""
+        xdotool("mousemove", x, y, "sleep", "0.03", "key", keys)
+        yield 0.05
+        copied.append(wm.clipboard)
+    return copied
+result = _probe(POINTS, KEYS)
+"""
+
+
+def probe(session: GuiSession, points, keys: str = "ctrl+c") -> list[str]:
+    """What each (x, y) copies with ``keys`` (Ctrl+C: an operator's command; Ctrl+Shift+C: a
+    property's data path)."""
+    return session.call(f"POINTS, KEYS = {[list(p) for p in points]!r}, {keys!r}\n" + PROBE)
+
+
+def open_performance_panel(session: GuiSession) -> int:
+    """Open the (closed by default) Performance sub-panel by clicking its header, as a user does.
+    Headers copy nothing, so: the Performance header is the one right above the Takes panel's;
+    click upwards from the Variations button until the rows under the click copy Performance
+    paths (a click that closed Takes instead is clicked again). The y of the header clicked."""
+    variations = session.call("result = find_operator_button('mouthpiece.variations')")
+    x, top = variations["x"], variations["top"]
+    scale = session.call("result = bpy.context.preferences.system.ui_scale")
+    # Above Variations: the Takes header (about 10-32 px up at 1x), then Performance's.
+    for y in range(top - int(38 * scale), top - int(120 * scale), -4):
+        session.click(x, y)
+        session.call("result = wait(0.3)")
+        if probe(session, [(x, variations["y"])])[0].startswith("bpy.ops.mouthpiece.variations("):
+            continue  # between headers: nothing changed
+        below = probe(session, [(x, y + dy) for dy in range(12, 90, 6)], "ctrl+shift+c")
+        if any(text.startswith("mouthpiece.performance.") for text in below):
+            return y
+        session.click(x, y)  # that was the Takes header: open it again
+        session.call("result = wait(0.3)")
+    raise GuiError("no click above the Takes panel opened the Performance panel")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.gui import harness
 
-SHOTS = ("overview", "graph_editor", "panel", "preferences", "rig_mapping", "progress", "takes", "sidecar_down")
+SHOTS = ("overview", "graph_editor", "panel", "preferences", "rig_mapping", "progress", "takes", "performance", "sidecar_down")
 JOB_GUARD_S = 300.0
 
 
@@ -164,6 +164,16 @@ result = wait(0.5)
             wait_until_idle(gui)
             scroll_sidebar(gui, 30)  # the takes list is new at the bottom
             shot("takes", side)
+
+            if "performance" in wanted:
+                # The Performance panel opened by its header, a few keys set, above the takes'
+                # styles (the tiny test model has a style input too).
+                gui.call("p = bpy.context.scene.mouthpiece.performance\n"
+                         "p.articulation, p.use_articulation = 1.5, True\n"
+                         "p.emotion, p.use_emotion, p.intensity, p.use_intensity = 'sad', True, 0.6, True")
+                harness.open_performance_panel(gui)
+                scroll_sidebar(gui, 30)
+                shot("performance", side)
 
             scroll_sidebar(gui, -30)
             gui.call("import os\nos.environ['MOUTHPIECE_URL'] = 'http://127.0.0.1:9'")
