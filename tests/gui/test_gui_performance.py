@@ -209,7 +209,7 @@ def test_performance_panel_on_a_third_party_rig(work, sidecar, installed, tmp_pa
         assert takes[0]["style"]["smile"] != takes[1]["style"]["smile"], takes  # unset: drawn per take
 
         # Keep Style on take 2: a click on its row selects (previews) it, then the Keep Style button.
-        rows = find(gui, "bpy.ops.mouthpiece.delete_take(", fraction=0.97, keys="ctrl+c", scrolls=(0, 30))
+        rows = find(gui, "bpy.ops.mouthpiece.delete_take(", fraction=0.9, keys="ctrl+c", scrolls=(0, 30))
         assert len(rows) == 2, rows
         gui.click(gui.call("result = sidebar()")["x"] + 90, rows[1]["y"])
         deadline = time.monotonic() + CLICK_GUARD_S
