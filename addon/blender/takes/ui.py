@@ -24,7 +24,8 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
         detail = split.row(align=True)
         detail.active = False
         style = take_style(item)
-        detail.label(text=performance.format_style(style) if style else f"seed {item.seed}")
+        # Two parts fit the default sidebar width (the full style is in the tooltip of Keep Style).
+        detail.label(text=performance.format_style(style, limit=2) if style else f"seed {item.seed}")
         op = row.operator("mouthpiece.delete_take", text="", icon="X", emboss=False)
         op.index = index
 
