@@ -16,12 +16,13 @@ import numpy as np
 import soundfile as sf
 
 from server.errors import InputError
+from server.limits import MAX_AUDIO_SECONDS
 
 SAMPLE_RATE = 16000
 MIN_INPUT_RATE = 8000
 MAX_INPUT_RATE = 48000
 MIN_DURATION_S = 0.2
-MAX_DURATION_S = 30 * 60.0  # the engine is linear in length; this bounds one request's work
+MAX_DURATION_S = MAX_AUDIO_SECONDS  # the engine is linear in length; this bounds one request's work
 MAX_INPUT_CHANNELS = 8  # 7.1 at most; the model hears one mixed-down channel anyway
 # Decoding cost is bounded by samples (frames x channels): the longest audio in stereo at the
 # highest rate. A many-channel file gets proportionally less time.

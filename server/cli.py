@@ -251,17 +251,23 @@ def cmd_train(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The one table of limits: the engine checks a request against the same numbers.
+    from server import limits
+
     p = argparse.ArgumentParser(prog="mouthpiece", description="Speech-driven ARKit facial animation.")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="audio -> ARKit curves CSV")
     g.add_argument("audio", help="WAV, FLAC or OGG file")
     g.add_argument("-o", "--output", required=True, help="output CSV, or .json (which also records each take's seed and style); with --samples N: OUT.0.csv ...")
-    g.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
-    g.add_argument("--samples", type=int, default=1, help="number of takes")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
-    g.add_argument("--guidance", type=float, default=None, help="audio guidance scale (default: the model's)")
+    g.add_argument("--fps", type=float, default=30.0,
+                   help=f"output frame rate, {limits.MIN_FPS:g}-{limits.MAX_FPS:g} (default 30)")
+    g.add_argument("--samples", type=int, default=1, help=f"number of takes, 1-{limits.MAX_SAMPLES}")
+    g.add_argument("--seed", type=int, default=0, help=f"seed of the first take, 0-{limits.MAX_SEED}")
+    g.add_argument("--steps", type=int, default=None,
+                   help=f"sampling steps, 1-{limits.MAX_STEPS} (default: the model's)")
+    g.add_argument("--guidance", type=float, default=None,
+                   help=f"audio guidance scale, 0-{limits.MAX_GUIDANCE:g} (default: the model's)")
     g.add_argument("--lip-closure", type=float, default=None,
                    help="lip-closure guidance at recognised p/b/m, 0-1 (0: off; default: the model's, 1)")
     g.add_argument("--keyframes", help='JSON list of {"frame", "channel", "value"} to meet exactly')
@@ -270,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--channels", help="with --edit/--range: regenerate only these channels or groups "
                                       "(e.g. jaw_mouth,tongue or jawOpen,mouthClose); the rest keep --edit's curves")
     g.add_argument("--offset", type=float, default=0.0, metavar="FRAMES",
-                   help="lead the mouth by FRAMES (negative: lag); animators often lead by 1-2")
+                   help="lead the mouth by FRAMES (negative: lag); animators often lead by 1-2; "
+                        f"at most {limits.MAX_OFFSET_SECONDS:g} s of frames")
     perf = g.add_argument_group("performance style (a style-conditioned model; unset keys are drawn per take)")
     perf.add_argument("--style", metavar="KEY=VALUE[,KEY=VALUE...]",
                       help="articulation (0-2, 1 neutral), smile (-1 frown .. 1), asymmetry (-1..1), "
@@ -278,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--emotion", metavar="NAME[:INTENSITY]",
                       help="neutral, happy, sad, angry, surprised, fearful or disgusted; intensity 0-1 (default 1)")
     perf.add_argument("--style-guidance", type=float, default=None, metavar="G",
-                      help="guidance on the style, 0-10 (1: none; above 1 strengthens it; default: the model's)")
+                      help=f"guidance on the style, 0-{limits.MAX_STYLE_GUIDANCE:g} (1: none; above 1 strengthens it; "
+                           "default: the model's)")
     perf.add_argument("--match", metavar="REF",
                       help="take the style of REF (Live Link Face CSV, Mouthpiece CSV at 30 fps or curve JSON); "
                            "--style and --emotion override its keys")

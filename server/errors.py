@@ -15,3 +15,12 @@ class CheckpointError(MouthpieceError):
 
 class GenerationCancelled(MouthpieceError):
     """The caller cancelled a running generation."""
+
+
+class FieldError(InputError):
+    """A request field is wrong; ``field`` names it as the API's JSON does (``keys[3].channel``)
+    and ``str(e)`` is ``"field: what to fix"``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field

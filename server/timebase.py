@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# How far the mouth may lead or lag the audio (a request's `offset`, in frames at its fps).
-MAX_OFFSET_SECONDS = 1.0
-
 
 def num_frames(duration_s: float, fps: float) -> int:
     """Frames covering a clip: frame i at time i / fps, i < duration * fps (at least one)."""

@@ -23,7 +23,7 @@ import soundfile as sf
 from addon.core import arkit
 from addon.core.client import (TOKEN_SHOWN_AS, Endpoint, LocalSidecar, SidecarClient, SidecarError,
                                private_log_path, serve_command)
-from server.api import limits
+from server import limits
 from server.api.state import STATE_CHECK_INTERVAL_S
 from tests.sidecar_process import (REPO, STARTUP_GUARD_S, b64, client, encode_audio, memory_mib,  # noqa: F401
                                    one_second, reset_peak_memory, sidecar_fixture, speech_clip, start_sidecar,

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from server.api.jobs import JobStore, QueueFull, ShuttingDown
-from server.api.limits import StoreLimits
 from server.api.models import JobRequest
 from server.api.prepare import prepare
+from server.limits import StoreLimits
 from tests.sidecar_process import JOB_GUARD_S, minute, one_second  # noqa: F401
 
 

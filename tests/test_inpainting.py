@@ -5,7 +5,7 @@ import pytest
 
 from addon.core.arkit import INDEX
 from server.audio import load_audio
-from server.diffusion.harmonize import harmonize
+from server.diffusion.inpainting import harmonize
 from server.engine import GenerationRequest, Key
 from server.errors import InputError
 
@@ -100,7 +100,7 @@ def test_bad_requests_name_the_field(engine, audio, kwargs, field):
 
 def test_bad_existing_curves(engine, audio):
     prev = engine.generate(GenerationRequest(audio=audio)).takes[0]
-    with pytest.raises(InputError, match="existing: .* frames"):
+    with pytest.raises(InputError, match="existing.frames: .* frames"):
         engine.generate(GenerationRequest(audio=audio, existing=prev[:-3], regenerate=(1, 5)))
     with pytest.raises(InputError, match="regenerate: range"):
         engine.generate(GenerationRequest(audio=audio, existing=prev, regenerate=(9, 4)))

@@ -18,14 +18,26 @@ from starlette.requests import ClientDisconnect
 
 import server
 from addon.core import arkit
-from server.api import limits
+from server import limits
 from server.api.jobs import JobStore, QueueFull, ResultTooLarge, ShuttingDown
 from server.api.jsonbody import BodyError, parse_json
-from server.api.models import (ErrorBody, Health, JobCreated, JobRequest, JobResult, JobStatus, StyleOut,
-                               StyleRequest)
+from server.api.models import (
+    ErrorBody,
+    Health,
+    JobCreated,
+    JobRequest,
+    JobResult,
+    JobStatus,
+    StyleOut,
+    StyleRequest,
+)
 from server.api.prepare import FieldError, prepare, reference_curves
-from server.api.security import (LOOPBACK_NAMES, BodyLimitMiddleware, RequestOriginMiddleware,
-                                 TokenMiddleware)
+from server.api.security import (
+    LOOPBACK_NAMES,
+    BodyLimitMiddleware,
+    RequestOriginMiddleware,
+    TokenMiddleware,
+)
 from server.audio import MAX_INPUT_CHANNELS
 
 RESULT_DECIMALS = 6  # 1e-6 of a [0, 1] coefficient is far below what any rig shows
@@ -175,6 +187,7 @@ def create_app(engine, store: JobStore, token: str, *, max_audio_seconds: float 
     health_limits = {"max_body_bytes": max_body_bytes, "max_audio_seconds": max_audio_seconds,
                      "min_fps": limits.MIN_FPS, "max_fps": limits.MAX_FPS, "max_samples": limits.MAX_SAMPLES,
                      "max_steps": limits.MAX_STEPS, "max_guidance": limits.MAX_GUIDANCE,
+                     "max_style_guidance": limits.MAX_STYLE_GUIDANCE, "max_offset_seconds": limits.MAX_OFFSET_SECONDS,
                      "max_keys": limits.MAX_KEYS, "max_seed": limits.MAX_SEED,
                      "max_transcript_chars": limits.MAX_TRANSCRIPT_CHARS,
                      "max_pending_jobs": store.limits.max_pending,

@@ -15,7 +15,7 @@ import socket
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from server.api import limits
+from server import limits
 
 
 def _raw_response(status: int, reason: str, message: str, field: str | None, extra: str = "") -> bytes:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from addon.core import arkit
-from server.api.limits import RESULT_VALUE_BYTES, StoreLimits
-from server.api.prepare import PreparedJob
 from server.errors import GenerationCancelled, InputError
+from server.limits import RESULT_VALUE_BYTES, StoreLimits
+from server.request import GenerationRequest
 
 log = logging.getLogger("mouthpiece.api")
 
@@ -48,7 +48,7 @@ def result_bytes(samples: int, frames: int) -> int:
 @dataclass
 class Job:
     id: str
-    work: PreparedJob | None  # dropped once the job finishes, to free the audio
+    work: GenerationRequest | None  # dropped once the job finishes, to free the audio
     audio_seconds: float
     status: str = "queued"
     progress: float = 0.0
@@ -87,7 +87,7 @@ class JobStore:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, work: PreparedJob) -> Job:
+    def submit(self, work: GenerationRequest) -> Job:
         size = result_bytes(work.samples, work.frames)
         if size > self.limits.keep_result_bytes:
             raise ResultTooLarge(f"{work.samples} takes of {work.frames} frames would be a {size / 2**20:.0f} MiB "
@@ -101,10 +101,10 @@ class JobStore:
                 raise QueueFull(f"{len(pending)} jobs are queued or running (the limit is "
                                 f"{self.limits.max_pending}); retry when some have finished")
             pending_audio = sum(j.audio_seconds for j in pending)
-            if pending_audio + work.audio_seconds > self.limits.max_pending_audio_s:
+            if pending_audio + work.audio.duration > self.limits.max_pending_audio_s:
                 raise QueueFull(f"queued jobs hold {pending_audio / 60:.1f} minutes of audio; this one would pass "
                                 f"the limit of {self.limits.max_pending_audio_s / 60:g} minutes; retry later")
-            job = Job(id=uuid.uuid4().hex, work=work, audio_seconds=work.audio_seconds, fps=work.fps)
+            job = Job(id=uuid.uuid4().hex, work=work, audio_seconds=work.audio.duration, fps=work.fps)
             self._jobs[job.id] = job
             self._queue.append(job)
             self._wake.notify_all()
@@ -237,7 +237,7 @@ class JobStore:
                     else:
                         self._purge()
 
-    def _run(self, job: Job, work: PreparedJob) -> None:
+    def _run(self, job: Job, work: GenerationRequest) -> None:
         def progress(fraction: float, stage: str) -> None:
             if job.cancel.is_set():
                 raise GenerationCancelled("cancelled by a client")
@@ -248,7 +248,7 @@ class JobStore:
 
         result, error = None, None
         try:
-            result = self._engine.generate(work.engine_request(), progress=progress, cancel=job.cancel)
+            result = self._engine.generate(work, progress=progress, cancel=job.cancel)
             status = "done"
         except GenerationCancelled:
             status = "cancelled"

@@ -1,4 +1,7 @@
-"""The JSON bodies of the v1 API, as pydantic models (FastAPI serves them in /openapi.json)."""
+"""The JSON bodies of the v1 API, as pydantic models (FastAPI serves them in /openapi.json).
+
+They check the JSON's shape only, with bounds from the limits table (server/limits.py); the
+request's own rules are server.request.check_request, which server/api/prepare.py calls."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from server.api import limits
+from server import limits
 from server.style import CONTROLS
 from server.teacher.style import EMOTIONS, Style
 
@@ -68,7 +71,7 @@ class JobRequest(_Strict):
     steps: int | None = Field(default=None, ge=1, le=limits.MAX_STEPS, description="sampler steps; null: the model's default")
     guidance: float | None = Field(default=None, ge=0.0, le=limits.MAX_GUIDANCE,
                                    description="audio guidance scale; null: the model's default")
-    lip_closure: float | None = Field(default=None, ge=0.0, le=1.0,
+    lip_closure: float | None = Field(default=None, ge=0.0, le=limits.MAX_LIP_CLOSURE,
                                       description="lip-closure guidance at the p/b/m found by speech recognition, "
                                                   "0-1 (0: off); null: the model's default (1)")
     offset: float = Field(default=0.0, ge=-limits.MAX_OFFSET_FRAMES, le=limits.MAX_OFFSET_FRAMES,
@@ -82,7 +85,7 @@ class JobRequest(_Strict):
     style: StyleIn | None = Field(default=None,
                                   description="the performance style (a style-conditioned model: health's `style`); "
                                               "the keys given are held, the others drawn per take from its seed")
-    style_guidance: float | None = Field(default=None, ge=0.0, le=limits.MAX_GUIDANCE,
+    style_guidance: float | None = Field(default=None, ge=0.0, le=limits.MAX_STYLE_GUIDANCE,
                                          description="guidance on the style (1: none; above 1 strengthens it); "
                                                      "null: the model's default")
     language: str = Field(default="auto", min_length=1, max_length=limits.MAX_LANGUAGE_CODE,

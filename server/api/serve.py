@@ -13,11 +13,16 @@ from pathlib import Path
 import uvicorn
 
 import server
-from server.api import limits
+from server import limits
 from server.api.app import create_app
 from server.api.connections import guarded_protocol
 from server.api.jobs import JobStore
-from server.api.security import allowed_host_names, check_token, generate_token, is_loopback
+from server.api.security import (
+    allowed_host_names,
+    check_token,
+    generate_token,
+    is_loopback,
+)
 from server.api.state import StateKeeper, default_state_file, remove_state, write_state
 
 log = logging.getLogger("mouthpiece.api")

@@ -192,3 +192,31 @@ def open_lips(x0: torch.Tensor, envelope: torch.Tensor, free: torch.Tensor, stre
     out = x0.clone()
     out[..., active] = v * 2 - 1
     return out
+
+
+# --- as wrappers of the model callable (server/diffusion/sample.py) ------------------------------
+
+
+def with_closures(model_fn, envelope: torch.Tensor, free: torch.Tensor, strength: float):
+    """``model_fn(x_t, t) -> x0`` whose every prediction is projected by ``close_lips``."""
+    return lambda x_t, t: close_lips(model_fn(x_t, t), envelope, free, strength)
+
+
+def with_openings(model_fn, envelope: torch.Tensor | None, free: torch.Tensor, strength: float):
+    """``model_fn`` whose every prediction is projected by ``open_lips`` (unchanged without an envelope)."""
+    if envelope is None:
+        return model_fn
+    return lambda x_t, t: open_lips(model_fn(x_t, t), envelope, free, strength)
+
+
+def closed_at_output_rate(curves: np.ndarray, envelope: np.ndarray, known_mask: np.ndarray,
+                          strength: float) -> np.ndarray:
+    """The second closure pass: ``close_lips`` on resampled takes (N, T, 52) in [0, 1] at the output
+    rate, with that rate's envelope (T,); known values (``known_mask``, (T, 52) bool) stay. A closure one model frame long
+    can fall between two frames at another rate (30 -> 24 fps): this closes the lips again on the
+    output frames that overlap a p/b/m."""
+    n = curves.shape[0]
+    free_out = torch.from_numpy(~known_mask.T.copy()).float()[None].expand(n, -1, -1)
+    closed = close_lips(torch.from_numpy(curves).transpose(1, 2) * 2.0 - 1.0,
+                        torch.from_numpy(envelope).float(), free_out, strength)
+    return ((closed + 1.0) / 2.0).clamp(0, 1).transpose(1, 2).numpy()

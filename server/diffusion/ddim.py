@@ -1,9 +1,11 @@
-"""DDIM sampling for an x0-predicting model (diffusers-style: set_timesteps, then step())."""
+"""DDIM sampling for an x0-predicting model, diffusers-style (set_timesteps, then step()): a thin
+stateful face over the pure functions of server/diffusion/sample.py, which the engine uses."""
 
 from __future__ import annotations
 
 import torch
 
+from server.diffusion.sample import ddim_step, ddim_timesteps
 from server.diffusion.schedule import TRAIN_STEPS, alpha_bar
 
 
@@ -16,23 +18,10 @@ class DDIMSampler:
 
     def set_timesteps(self, num_steps: int) -> torch.Tensor:
         """Evenly spaced steps from the noisiest down to 0."""
-        if num_steps < 1:
-            raise ValueError("steps must be at least 1")
-        num_steps = min(num_steps, self.train_steps)
-        ts = torch.linspace(self.train_steps - 1, 0, num_steps).round().long()
-        self.timesteps = torch.unique_consecutive(ts)
+        self.timesteps = torch.tensor(ddim_timesteps(num_steps, self.train_steps), dtype=torch.long)
         return self.timesteps
 
     def step(self, x0_pred: torch.Tensor, t: int, x_t: torch.Tensor, prev_t: int | None,
              generator: torch.Generator | None = None) -> torch.Tensor:
         """From x_t and the predicted clean sample, the sample at prev_t (None: the end, x0 itself)."""
-        if prev_t is None or prev_t < 0:
-            return x0_pred
-        ab_t, ab_prev = self.alpha_bar[t], self.alpha_bar[prev_t]
-        eps = (x_t - ab_t.sqrt() * x0_pred) / (1 - ab_t).sqrt()
-        sigma = self.eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).clamp(min=0).sqrt()
-        direction = (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps
-        x_prev = ab_prev.sqrt() * x0_pred + direction
-        if self.eta > 0:
-            x_prev = x_prev + sigma * torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype)
-        return x_prev
+        return ddim_step(x0_pred, t, x_t, prev_t, self.alpha_bar, self.eta, generator)

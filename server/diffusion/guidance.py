@@ -43,3 +43,13 @@ def guided_x0(model, x_t, t, audio, known, mask, guidance: float, style=None, st
     if style_on:
         x0 = x0 + (style_guidance - 1.0) * (cond - parts[i])
     return x0
+
+
+def guided(denoiser, audio, known, mask, guidance: float, style=None, style_guidance: float = 1.0):
+    """``model_fn(x_t, t) -> x0``: the denoiser under these conditions (audio, known values and mask,
+    style; each (N, C, T)) with guidance, its prediction clamped to the data's range [-1, 1]."""
+
+    def fn(x_t, t):
+        return guided_x0(denoiser, x_t, t, audio, known, mask, guidance, style, style_guidance).clamp(-1.0, 1.0)
+
+    return fn

@@ -1,25 +1,31 @@
-"""The bounds on one request and on the job store; docs/API.md states the same numbers."""
+"""The one table of limits: the bounds on one generation request, used by the engine's
+validation (server/request.py), the API's pydantic bounds (server/api/models.py) and the CLI,
+then the bounds of the sidecar's HTTP side and job store. docs/API.md states the same numbers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.timebase import MAX_OFFSET_SECONDS  # noqa: F401  (the API's bound too)
-
-MAX_BODY_BYTES = 64 * 1024 * 1024  # base64 audio is 4/3 of the file: about 48 MiB of audio file
-MAX_AUDIO_SECONDS = 10 * 60.0
+# --- one generation request (engine, API and CLI alike) --------------------------------------------
 MIN_FPS, MAX_FPS = 1.0, 120.0
 MAX_SAMPLES = 16
 MAX_STEPS = 200
-MAX_GUIDANCE = 10.0
-MAX_KEYS = 50_000
+MAX_GUIDANCE = 10.0  # audio guidance scale, 0 to this
+MAX_STYLE_GUIDANCE = 10.0
+MAX_LIP_CLOSURE = 1.0  # lip-closure strength, 0 (off) to this
+MAX_OFFSET_SECONDS = 1.0  # the mouth leads or lags the audio by at most this
 MAX_SEED = 2**31 - 1  # fits every client's integer type (JavaScript, C int)
-# existing curves: one row per frame of the longest audio at the highest frame rate
-MAX_EXISTING_ROWS = int(MAX_AUDIO_SECONDS * MAX_FPS) + 1
-MAX_CHANNEL_NAME = 128
+MAX_KEYS = 50_000
+MAX_AUDIO_SECONDS = 10 * 60.0  # decoding refuses longer audio (the sidecar's --max-audio-seconds default)
 MAX_TRANSCRIPT_CHARS = 20_000  # about 30 minutes of speech, more than the longest audio
 MAX_LANGUAGE_CODE = 16
-MAX_OFFSET_FRAMES = MAX_OFFSET_SECONDS * MAX_FPS  # the schema's bound; prepare checks it at the request's fps
+MAX_CHANNEL_NAME = 128
+# existing curves: one row per frame of the longest audio at the highest frame rate
+MAX_EXISTING_ROWS = int(MAX_AUDIO_SECONDS * MAX_FPS) + 1
+MAX_OFFSET_FRAMES = MAX_OFFSET_SECONDS * MAX_FPS  # the schema's bound; validation checks it at the request's fps
+
+# --- the sidecar's HTTP side ----------------------------------------------------------------------
+MAX_BODY_BYTES = 64 * 1024 * 1024  # base64 audio is 4/3 of the file: about 48 MiB of audio file
 # Uploads are read and decoded off the request threads, on UPLOAD_WORKERS threads of their own;
 # at most MAX_UPLOADS_IN_FLIGHT are admitted (read, waiting or decoding) and more get 503, so
 # bodies held at once are bounded (12 x 64 MiB) and health and status never wait behind them.

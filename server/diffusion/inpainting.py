@@ -1,6 +1,17 @@
-"""Impose known values exactly and join them without a seam.
+"""Inpainting on the request side: the known values (pins, the kept frames and channels of an
+edit), how the denoiser sees them, and how they are met exactly in the output.
 
-After sampling, the model's curves are close to the pins and to the kept frames of an edit
+- ``known_at_output`` / ``pinned_at_output``: the known values and mask at the request's fps.
+- ``known_at_model_rate``: the condition the denoiser sees at its own rate (a regenerated range
+  ``bridge``d first, so kept frames never depend on the curve being replaced).
+- ``inpainted(model_fn, known, mask, last_t)``: a model callable whose x0 prediction has the known
+  values put back wherever it feeds a further sampler step.
+- ``harmonize``: after resampling to the output rate, the known values are met exactly and
+  joined without a seam.
+
+(The random masks training draws are server/diffusion/masks.py.)
+
+How ``harmonize`` joins: after sampling, the model's curves are close to the pins and to the kept frames of an edit
 but not equal. Overwriting only the known frames would leave a step at each. Instead the
 residual (known - model) at each known frame is carried into the neighbouring generated
 frames and faded out over ``width`` frames with cubic Hermite weights, matching value and,
@@ -20,7 +31,115 @@ beside the pin does not overshoot the pose the animator set.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from addon.core import arkit
+from server.timebase import resample_curves
+
+if TYPE_CHECKING:
+    from server.request import GenerationRequest
+
+SEAM_SECONDS = 0.25  # how far the residual at pins and kept edges fades into generated frames
+
+
+# --- the known values of a request ---------------------------------------------------------------
+
+
+def regenerated_columns(req: GenerationRequest) -> np.ndarray:
+    """The channel indices an edit regenerates (all 52 unless ``regenerate_channels`` says)."""
+    if req.regenerate_channels is None:
+        return np.arange(arkit.NUM_CHANNELS)
+    return np.array(sorted(arkit.INDEX[arkit.canonical_name(c)] for c in req.regenerate_channels), dtype=int)
+
+
+def pinned_at_output(req: GenerationRequest, t_out: int) -> np.ndarray:
+    """(T, 52) bool: the frames the request's keys pin (not the kept frames of an edit)."""
+    pinned = np.zeros((t_out, arkit.NUM_CHANNELS), bool)
+    for key in req.keys:
+        pinned[key.frame, arkit.INDEX[arkit.canonical_name(str(key.channel))]] = True
+    return pinned
+
+
+def known_at_output(req: GenerationRequest, t_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 52) known values and (T, 52) bool mask at the request's fps: an edit's kept frames and
+    channels, then the keys."""
+    known = np.zeros((t_out, arkit.NUM_CHANNELS), np.float32)
+    mask = np.zeros((t_out, arkit.NUM_CHANNELS), bool)
+    if req.existing is not None:
+        start, end = req.regenerate
+        known[:] = np.clip(np.asarray(req.existing, np.float32), 0, 1)
+        mask[:] = True
+        mask[start:end + 1, regenerated_columns(req)] = False
+    for key in req.keys:
+        c = arkit.INDEX[arkit.canonical_name(str(key.channel))]
+        known[key.frame, c] = key.value
+        mask[key.frame, c] = True
+    return known, mask
+
+
+def bridge(curves: np.ndarray, start: int, end: int, columns: np.ndarray) -> np.ndarray:
+    """``curves`` with rows start..end of ``columns`` replaced by the straight line between the
+    kept rows either side. Resampling to the model's rate interpolates across the range's edges;
+    bridged, the kept frames there depend only on kept values, never on the curve being replaced
+    (so the same kept animation gives the same request, whatever the range held before)."""
+    out = curves.copy()
+    T = len(curves)
+    before = curves[start - 1, columns] if start > 0 else None
+    after = curves[end + 1, columns] if end + 1 < T else None
+    if before is None and after is None:
+        return out
+    before = after if before is None else before
+    after = before if after is None else after
+    u = (np.arange(start, end + 1) - (start - 1)) / (end + 2 - start)
+    out[start:end + 1, columns] = before[None] + u[:, None] * (after - before)[None]
+    return out
+
+
+def known_at_model_rate(req: GenerationRequest, known_out: np.ndarray, model_fps: float,
+                        t_model: int) -> tuple[np.ndarray, np.ndarray]:
+    """The condition the denoiser sees, at its own frame rate: (T, 52) known values and (T, 52)
+    float mask (1 = known)."""
+    known = np.zeros((t_model, arkit.NUM_CHANNELS), np.float32)
+    mask = np.zeros((t_model, arkit.NUM_CHANNELS), np.float32)
+    if req.existing is not None:
+        start, end = req.regenerate
+        columns = regenerated_columns(req)
+        known[:] = resample_curves(bridge(known_out, start, end, columns), req.fps, model_fps, t_model)
+        times = np.arange(t_model) / model_fps
+        # A model frame is kept if it lies outside the regenerated span (by half an output frame).
+        outside = (times < (start - 0.5) / req.fps) | (times > (end + 0.5) / req.fps)
+        mask[:] = 1.0
+        mask[np.ix_(~outside, columns)] = 0.0
+    for key in req.keys:
+        c = arkit.INDEX[arkit.canonical_name(str(key.channel))]
+        f = min(t_model - 1, int(round(key.frame / req.fps * model_fps)))
+        known[f, c] = key.value
+        mask[f, c] = 1.0
+    return known, mask
+
+
+# --- the model callable ----------------------------------------------------------------------------
+
+
+def inpainted(model_fn, known, mask, last_t: int):
+    """``model_fn(x_t, t) -> x0`` with the known values put back (``known``, ``mask``: (N, 52, T)
+    in model space, mask 1 = known) in every prediction that feeds a further step. The prediction
+    at ``last_t``, the sampler's last timestep, is the result and is returned as the model made it:
+    ``harmonize`` measures the residual at the known frames there and spreads it into their
+    neighbours, so the join has no seam."""
+
+    def fn(x_t, t):
+        x0 = model_fn(x_t, t)
+        if int(t.flatten()[0]) == last_t:
+            return x0
+        return mask * known + (1 - mask) * x0
+
+    return fn
+
+
+# --- harmonize: known values met exactly, without a seam -----------------------------------------
 
 
 def _h0(u):  # 1 at 0, 0 at 1, zero slope at both ends
