@@ -24,7 +24,7 @@ class MOUTHPIECE_UL_takes(bpy.types.UIList):
         detail = split.row(align=True)
         detail.active = False
         style = take_style(item)
-        # Two parts fit the default sidebar width (the full style is in the tooltip of Keep Style).
+        # Two parts fit the default sidebar width (seen in the GUI); Keep Style copies all of it.
         detail.label(text=performance.format_style(style, limit=2) if style else f"seed {item.seed}")
         op = row.operator("mouthpiece.delete_take", text="", icon="X", emboss=False)
         op.index = index
