@@ -57,8 +57,12 @@ def test_regenerated_range_keeps_outside_and_joins_smoothly(engine, audio, fps):
     assert np.array_equal(edited[outside], prev[outside])
     assert np.abs(edited[start:end + 1] - prev[start:end + 1]).max() > 1e-3  # it did regenerate
     edge_v, inner_v, edge_a, inner_a = _edge_metrics(edited, start, end)
-    assert np.all(edge_v <= inner_v + 1e-6), "value jump at an edge larger than anywhere else"
-    assert np.all(edge_a <= inner_a + 1e-6), "velocity jump at an edge larger than anywhere else"
+    # A step the kept animation already makes at the edge (a blink falling there) is not a seam: the
+    # bound is the largest step elsewhere, or the original's own step at the edges give or take 15%
+    # (the joined side follows that motion; a seam would be a step well above both).
+    prev_edge_v, _, prev_edge_a, _ = _edge_metrics(prev, start, end)
+    assert np.all(edge_v <= np.maximum(inner_v, 1.15 * prev_edge_v) + 1e-6), "value jump at an edge larger than anywhere else"
+    assert np.all(edge_a <= np.maximum(inner_a, 1.15 * prev_edge_a) + 1e-6), "velocity jump at an edge larger than anywhere else"
 
 
 def test_edit_with_pins_inside_the_range(engine, audio):

@@ -134,8 +134,10 @@ def test_long_audio_is_cut_at_quiet_moments_into_bounded_segments():
 
 def test_engine_closes_the_lips_at_the_bilabials_it_hears(engine, sentence):
     audio, truth = sentence
-    guided = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1))
+    # Told the speech is English, the word recogniser joins the closure detector.
+    guided = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1, language="en"))
     plain = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1, lip_closure=0.0))
+    assert guided.closure_sources == ["detector", "recogniser"] and plain.closure_sources == []
     assert guided.lip_closure == 1.0 and guided.recognised_words
     assert plain.lip_closure == 0.0 and plain.recognised_words == []
     recognised = engine.recognise(audio).phones
@@ -146,6 +148,24 @@ def test_engine_closes_the_lips_at_the_bilabials_it_hears(engine, sentence):
     assert closed.value >= bilabial_closure(lip_opening(plain.takes[0]), truth, FPS).value
     # Recognition ran once for this audio: takes and edits of the same line reuse it.
     assert len([r for r in engine._recognitions.values() if r.words == guided.recognised_words]) == 1
+
+
+def test_auto_language_uses_the_closure_detector_alone(engine, sentence):
+    """By default (language auto) a model with a closure detector places closures from it alone:
+    no English words are put on speech that may not be English, and every frame the detector is
+    sure of is closed."""
+    from server.diffusion.closure import detector_envelope
+    from server.timebase import num_frames
+
+    audio, _truth = sentence
+    result = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1))
+    assert result.closure_sources == ["detector"] and result.recognised_words == []
+    spanish = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1, language="es"))
+    assert spanish.closure_sources == ["detector"] and spanish.recognised_words == []
+    probability = engine.closure_probability(engine.encode_audio(audio, num_frames(audio.duration, FPS)))
+    sure = detector_envelope(probability) >= 0.999
+    opening = lip_opening(result.takes[0])
+    assert sure.any() and np.all(opening[sure] <= 0.05 + 1e-3), opening[sure].max()
 
 
 def test_pins_and_kept_frames_stay_exact_with_lip_closure_guidance(engine, sentence):
