@@ -180,7 +180,12 @@ class Engine:
         self.default_style_guidance = float(config["defaults"].get("style_guidance", 1.0))
         self.style_dim = int(getattr(model.denoiser, "style_dim", 0))
         self._recognitions: OrderedDict[bytes, Recognition] = OrderedDict()  # by audio digest
-        self.sampler = DDIMSampler(config.get("diffusion", {}).get("train_steps", 1000))
+        # A distilled student (server/training/distill.py) has its audio guidance baked in: its
+        # defaults say guidance 1.0 (one denoiser pass a step) and its steps, on the step grid
+        # it was distilled for. Explicit steps and guidance still run the full sampler.
+        self.distilled = config.get("distilled") or None
+        self.sampler = DDIMSampler(config.get("diffusion", {}).get("train_steps", 1000),
+                                   spacing=(self.distilled or {}).get("spacing", "linspace"))
         self._lock = threading.Lock()  # one generation at a time on one model
 
     @classmethod
@@ -196,7 +201,8 @@ class Engine:
                 "defaults": {"steps": self.default_steps, "guidance": self.default_guidance,
                              "lip_closure": self.default_lip_closure, "style_guidance": self.default_style_guidance},
                 "style": bool(self.style_dim), "closure_detector": self.model.closure_detector is not None,
-                "features": self.config["features"].get("kind"), "training": self.config.get("training", {})}
+                "features": self.config["features"].get("kind"), "training": self.config.get("training", {}),
+                "distilled": self.distilled}
 
     # --- request checks -------------------------------------------------------------------------
 
