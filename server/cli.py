@@ -167,7 +167,8 @@ def cmd_distill(args) -> int:
     settings = DistillSettings(steps=args.steps, start_steps=args.start_steps, method=args.method,
                                guidance=args.guidance, minutes=args.minutes, batch=args.batch,
                                crop_seconds=args.crop_seconds, lr=args.lr, threads=args.threads, seed=args.seed,
-                               corpus=args.corpus, cache=args.cache, limit=args.limit)
+                               corpus=args.corpus if len(args.corpus) > 1 else args.corpus[0], cache=args.cache,
+                               limit=args.limit)
     if args.max_iters is not None:
         settings.max_iters = args.max_iters
     try:
@@ -244,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--lr", type=float, default=1e-4)
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--corpus", default="data/corpus", help="the training corpus (default data/corpus)")
+    d.add_argument("--corpus", nargs="+", default=["data/corpus"],
+                   help="the training corpus, or several (as the teacher's config lists them; default data/corpus)")
     d.add_argument("--cache", default="data/cache", help="the prepared-item cache (default data/cache)")
     d.add_argument("--limit", type=int, default=0, help="corpus items to use (default 0: all)")
     d.set_defaults(func=cmd_distill)

@@ -79,6 +79,21 @@ def test_a_finished_run_resumes_to_its_student(distilled, tiny_checkpoint, tiny_
     assert out == distilled / "run" / "steps-2"
 
 
+def test_a_stopped_run_resumes_mid_round(tiny_checkpoint, tiny_corpus, tmp_path):
+    settings = DistillSettings(steps=2, method="guidance", max_iters=4, batch=2, crop_seconds=2, threads=1,
+                               corpus=[str(tiny_corpus)], cache=str(tmp_path / "cache"))
+    asked = []
+    with pytest.raises(KeyboardInterrupt):
+        distill(tiny_checkpoint, tmp_path / "run", None, settings, quiet=True,
+                stop_flag=lambda: asked.append(1) or len(asked) > 2)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=False)
+    assert state["round"] == 0 and 0 < state["iters"] < 4
+    out = distill(tiny_checkpoint, tmp_path / "run", tmp_path / "student", settings, quiet=True)
+    config = json.loads((out / "config.json").read_text())
+    assert config["distilled"]["method"] == "guidance"
+    assert config["training"]["distillation"]["rounds"][0]["iterations"] == 4
+
+
 def _count_passes(engine):
     calls = []
     hook = engine.model.denoiser.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))

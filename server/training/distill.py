@@ -77,7 +77,7 @@ class DistillSettings:
     threads: int = 2
     seed: int = 0
     checkpoint_minutes: float = 5.0
-    corpus: str = "data/corpus"
+    corpus: str | list = "data/corpus"  # a corpus directory or a list of them (pooled, as in training)
     cache: str = "data/cache"
     limit: int = 0                 # corpus items to use (0: all)
 
@@ -140,7 +140,7 @@ def two_step_target(teacher, ab, x_t, t, t_mid, t_end, audio, known, mask, style
 def _student_batch(stream, settings, generator, fps, encoder, style_dim, n_steps=None, ab=None):
     """A training-style batch: clean curves, audio, random masks, style; t drawn uniformly
     (guidance round) or from the n-step grid (progressive rounds) with the teacher's t_mid, t_end."""
-    crop = int(round(settings.crop_seconds * fps))
+    crop = round(settings.crop_seconds * fps)
     feats, curves, style = random_batch(stream, settings.batch, crop, generator)
     b, _, T = curves.shape
     with torch.no_grad():
@@ -225,7 +225,9 @@ def distill(teacher_path, run_dir, out=None, settings: DistillSettings | None = 
     lr_cfg = {"lr": settings.lr, "lr_min": settings.lr_min, "warmup_steps": settings.warmup_steps,
               "max_steps": settings.max_iters}
     budget = float(settings.minutes) * 60
-    summary = {"method": settings.method, "guidance": guidance, "rounds": [], "corpus": str(settings.corpus)}
+    summary = {"method": settings.method, "guidance": guidance, "rounds": [],
+               "corpus": str(settings.corpus) if isinstance(settings.corpus, (str, os.PathLike))
+               else [str(c) for c in settings.corpus]}
     if state is not None:
         summary["rounds"] = state.get("rounds", [])
     last = None
