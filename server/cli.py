@@ -1,4 +1,4 @@
-"""The `mouthpiece` command: generate, style, info, serve, train."""
+"""The `mouthpiece` command: generate, style, info, serve, train, distill."""
 
 from __future__ import annotations
 
@@ -250,6 +250,30 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_distill(args) -> int:
+    from server.training.distill import DistillSettings, distill
+
+    settings = DistillSettings(steps=args.steps, start_steps=args.start_steps, method=args.method,
+                               guidance=args.guidance, minutes=args.minutes, batch=args.batch,
+                               crop_seconds=args.crop_seconds, lr=args.lr, threads=args.threads, seed=args.seed,
+                               corpus=args.corpus if len(args.corpus) > 1 else args.corpus[0], cache=args.cache,
+                               limit=args.limit)
+    if args.max_iters is not None:
+        settings.max_iters = args.max_iters
+    try:
+        out = distill(args.teacher or _default_checkpoint(), args.run, args.out, settings)
+    except ValueError as e:
+        raise SystemExit(f"mouthpiece distill: {e}") from None
+    print(f"checkpoint: {out}")
+    return 0
+
+
+def _default_checkpoint():
+    from server.checkpoint import DEFAULT_CHECKPOINT
+
+    return DEFAULT_CHECKPOINT
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The one table of limits: the engine checks a request against the same numbers.
     from server import limits
@@ -320,6 +344,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one config value (TOML syntax), e.g. --set train.lr=3e-4; repeatable")
     t.add_argument("--export", metavar="DIR", help="only export the run's last saved EMA weights to DIR")
     t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("distill", help="distil a checkpoint into a few-step student (see docs/TRAINING.md)")
+    d.add_argument("--teacher", help="the checkpoint to distil (default: the shipped model)")
+    d.add_argument("--run", default="runs/distill", help="run directory (resumed if it exists)")
+    d.add_argument("--out", help="also write the final student here (a checkpoint directory)")
+    d.add_argument("--steps", type=int, default=2, help="the student's sampling steps (default 2)")
+    d.add_argument("--start-steps", type=int, default=16,
+                   help="progressive: the first round's teacher steps, steps x a power of two (default 16)")
+    d.add_argument("--method", default="progressive", choices=("progressive", "guidance"),
+                   help="progressive (guidance distillation, then rounds halving the steps) or guidance "
+                        "(guidance distillation only, sampled with plain DDIM; the baseline)")
+    d.add_argument("--guidance", type=float, help="audio guidance to bake in (default: the teacher's)")
+    d.add_argument("--minutes", type=float, default=5.0, help="time budget of each round (default 5)")
+    d.add_argument("--max-iters", type=int, help="iterations of each round at most")
+    d.add_argument("--batch", type=int, default=16)
+    d.add_argument("--crop-seconds", type=float, default=4.0)
+    d.add_argument("--lr", type=float, default=1e-4)
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--corpus", nargs="+", default=["data/corpus"],
+                   help="the training corpus, or several (as the teacher's config lists them; default data/corpus)")
+    d.add_argument("--cache", default="data/cache", help="the prepared-item cache (default data/cache)")
+    d.add_argument("--limit", type=int, default=0, help="corpus items to use (default 0: all)")
+    d.set_defaults(func=cmd_distill)
 
     try:
         from server.api import add_serve_arguments, serve_main

@@ -141,6 +141,11 @@ class Engine:
         self._recognitions: OrderedDict[bytes, Recognition] = OrderedDict()  # by audio digest
         self.train_steps = int(config.get("diffusion", {}).get("train_steps", 1000))
         self.alpha_bar = alpha_bar(self.train_steps)
+        # A distilled student (server/training/distill.py) has its audio guidance baked in: its
+        # defaults say guidance 1.0 (one denoiser pass a step) and its steps, on the step grid
+        # it was distilled for. Explicit steps and guidance still run the full sampler.
+        self.distilled = config.get("distilled") or None
+        self.spacing = (self.distilled or {}).get("spacing", "linspace")
         self._lock = threading.Lock()  # one generation at a time on one model
 
     @classmethod
@@ -156,7 +161,8 @@ class Engine:
                 "defaults": {"steps": self.default_steps, "guidance": self.default_guidance,
                              "lip_closure": self.default_lip_closure, "style_guidance": self.default_style_guidance},
                 "style": bool(self.style_dim), "closure_detector": self.model.closure_detector is not None,
-                "features": self.config["features"].get("kind"), "training": self.config.get("training", {})}
+                "features": self.config["features"].get("kind"), "training": self.config.get("training", {}),
+                "distilled": self.distilled}
 
     # --- request checks -------------------------------------------------------------------------
 
@@ -272,7 +278,7 @@ class Engine:
             free = 1 - mask
 
             # The model callable: guided denoiser, in windows, closures and openings, known values.
-            timesteps = ddim_timesteps(steps, self.train_steps)
+            timesteps = ddim_timesteps(steps, self.train_steps, self.spacing)
             denoiser = self.model.denoiser
 
             def conditioned(frames: slice):

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import torch
 
-from server.diffusion.sample import ddim_step, ddim_timesteps
+from server.diffusion.sample import SPACINGS, ddim_step, ddim_timesteps
 from server.diffusion.schedule import TRAIN_STEPS, alpha_bar
+
+__all__ = ["DDIMSampler", "SPACINGS", "timesteps_for"]
+
+
+def timesteps_for(num_steps: int, train_steps: int = TRAIN_STEPS, spacing: str = "linspace") -> torch.Tensor:
+    """``ddim_timesteps`` as a tensor."""
+    return torch.tensor(ddim_timesteps(num_steps, train_steps, spacing), dtype=torch.long)
 
 
 class DDIMSampler:
-    def __init__(self, train_steps: int = TRAIN_STEPS, eta: float = 0.0):
+    def __init__(self, train_steps: int = TRAIN_STEPS, eta: float = 0.0, spacing: str = "linspace"):
         self.alpha_bar = alpha_bar(train_steps)
         self.train_steps = train_steps
         self.eta = eta
+        self.spacing = spacing
         self.timesteps = torch.tensor([], dtype=torch.long)
 
     def set_timesteps(self, num_steps: int) -> torch.Tensor:
-        """Evenly spaced steps from the noisiest down to 0."""
-        self.timesteps = torch.tensor(ddim_timesteps(num_steps, self.train_steps), dtype=torch.long)
+        self.timesteps = timesteps_for(num_steps, self.train_steps, self.spacing)
         return self.timesteps
 
     def step(self, x0_pred: torch.Tensor, t: int, x_t: torch.Tensor, prev_t: int | None,

@@ -13,12 +13,27 @@ import torch
 from server.errors import GenerationCancelled
 
 
-def ddim_timesteps(num_steps: int, train_steps: int) -> list[int]:
-    """Evenly spaced timesteps from the noisiest (train_steps - 1) down to 0, without repeats."""
+SPACINGS = ("linspace", "trailing")
+
+
+def ddim_timesteps(num_steps: int, train_steps: int, spacing: str = "linspace") -> list[int]:
+    """The DDIM steps, noisiest first, without repeats.
+
+    "linspace" (the default): evenly from the noisiest step (train_steps - 1) down to 0, the last
+    pass at t = 0. "trailing" (diffusers' name; Lin et al. 2024): t = T - j T/n - 1, the last pass
+    at T/n - 1 stepping straight to the clean sample. Trailing grids nest (the n-step grid is every
+    other step of the 2n-step one), which progressive distillation needs
+    (server/training/distill.py); distilled checkpoints name it in ``config["distilled"]["spacing"]``.
+    """
     if num_steps < 1:
         raise ValueError("steps must be at least 1")
     num_steps = min(num_steps, train_steps)
-    ts = torch.linspace(train_steps - 1, 0, num_steps).round().long()
+    if spacing == "linspace":
+        ts = torch.linspace(train_steps - 1, 0, num_steps).round().long()
+    elif spacing == "trailing":
+        ts = (train_steps - torch.arange(num_steps, dtype=torch.float64) * train_steps / num_steps).round().long() - 1
+    else:
+        raise ValueError(f"spacing {spacing!r}: expected one of {', '.join(SPACINGS)}")
     return torch.unique_consecutive(ts).tolist()
 
 
