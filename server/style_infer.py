@@ -3,8 +3,8 @@
 A take's summary statistics (per-channel levels and spreads, how fast each channel moves, blink
 and saccade rates, brow movement, left/right differences, how far the lips open while speaking)
 map linearly (ridge regression) to the model's style condition (``server.style.style_vector``).
-The map is fitted on the teacher's own curves, drawn with ``Style.random_broad`` styles, so an
-inferred value means what the same value means to the model:
+The map is fitted on the teacher's own curves and on the shipped model's takes, both drawn with
+``Style.random_broad`` styles, so an inferred value means what the same value means to the model:
 
     style = infer_style(curves, fps)          # a server.teacher.Style
     public_dict(style)                        # {"articulation": 1.2, ..., "emotion": "sad", "intensity": 0.4}
@@ -247,6 +247,30 @@ def teacher_set(utterances, rng: np.random.Generator):
         style = Style.random_broad(rng)
         curves = teacher_curves(phones, duration, fps=FPS, style=style, seed=int(rng.integers(2**31)))
         X.append(features(curves, FPS))
+        Y.append(style_vector(style))
+        styles.append(style)
+    return np.stack(X), np.stack(Y).astype(np.float64), styles
+
+
+def model_set(engine, corpora, n: int, rng: np.random.Generator, split: str = "train"):
+    """(features, targets, styles) of the model's own takes: ``n`` corpus lines (``split``'s
+    voices), each generated under a random_broad style. The model does not reproduce the
+    teacher's statistics exactly (its blinks, gaze and emotions are smoother), so matching a
+    Mouthpiece take is fitted on Mouthpiece takes too."""
+    from server.audio import load_audio
+    from server.engine import GenerationRequest
+    from server.style import public_dict
+    from server.training.data import read_manifest
+
+    items = [(c, it) for c in corpora for it in read_manifest(c, split=split) if not it.get("augment")]
+    chosen = [items[int(i)] for i in rng.permutation(len(items))[:n]]
+    X, Y, styles = [], [], []
+    for corpus, item in chosen:
+        audio = load_audio(str(Path(corpus) / "items" / f"{item['id']}.wav"))
+        style = Style.random_broad(rng)
+        take = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=int(rng.integers(2**31)),
+                                                 style=public_dict(style))).takes[0]
+        X.append(features(take, FPS))
         Y.append(style_vector(style))
         styles.append(style)
     return np.stack(X), np.stack(Y).astype(np.float64), styles

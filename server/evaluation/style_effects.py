@@ -100,7 +100,7 @@ def measure_matching(engine, audios, count: int, style_guidance: float | None) -
         style = public_dict(Style.random_broad(rng))
         audio = audios[i % len(audios)]
         curves = _generate(engine, audio, style, 1000 + i, style_guidance)
-        found = infer_style(curves, FPS)
+        found = public_dict(infer_style(curves, FPS))
         for k in CONTROLS:
             errors[k].append(abs(found[k] - style[k]))
         right += found["emotion"] == style["emotion"]
