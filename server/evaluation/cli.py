@@ -98,7 +98,7 @@ def evaluate_real(folder, transcripts, opening_of, engine, fps: float, use_trans
             if use_transcripts:
                 # The engine given what is said (the alternative the alignment chose), in English.
                 request = GenerationRequest(audio=audio, fps=fps, samples=1, seed=0, language="en",
-                                            transcript=alignment.transcript)
+                                            transcript=alignment.transcript, **MODEL_SETTINGS["model"])
                 curves["transcript"] = engine.generate(request).takes[0]
         for method, c in curves.items():
             run.scores[method].append(lipsync.score_lipsync(opening_of(c), alignment.phones, fps,
@@ -228,6 +228,8 @@ def main(argv=None) -> int:
     parser.add_argument("--heldout-items", type=int, default=60, help="held-out items to use (default 60)")
     parser.add_argument("--samples", type=int, default=8, help="takes for the diversity figure (default 8)")
     parser.add_argument("--figures-audio", help="clip for the model figures (default: the longest real file scored, else the first held-out item)")
+    parser.add_argument("--style", help="performance style of every model column, KEY=VALUE[,KEY=VALUE...] "
+                        "(as `mouthpiece generate --style`; default: the model draws it per take)")
     parser.add_argument("--out", help="also write the table, with the command, to this markdown file")
     args = parser.parse_args(argv)
     if not (args.real or args.heldout):
@@ -246,6 +248,15 @@ def main(argv=None) -> int:
             opening_note = ("server.evaluation.lip_opening.lip_opening (linear gains measured on the ARKit "
                             "reference face); closed <= 0.05, open >= 0.15 of the jawOpen = 1 gap")
         engine, model_note = (None, "not run (--no-model)") if args.no_model else load_engine(args.checkpoint)
+        if args.style and engine is not None:
+            from server.style import parse_pairs
+
+            style = parse_pairs(args.style)
+            if engine.style_dim:
+                for settings in MODEL_SETTINGS.values():
+                    settings["style"] = style
+            else:
+                log("--style: this model has no style input; its columns are as it draws them")
         if engine is not None:
             model_note = ""
             log(f"model: {engine.source} ({engine.info()['model']})")
