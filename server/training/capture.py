@@ -87,26 +87,37 @@ def _read_curves(layout: str, path: Path) -> tuple[np.ndarray, float, np.ndarray
     return np.asarray(take.frames, np.float32), take.fps, np.ones(arkit.NUM_CHANNELS, np.float32)
 
 
-def build_capture_stream(layout: str, root, encoder, *, fps: float = 30.0, progress=None) -> Stream:
+def build_capture_stream(layout: str, root, encoder, *, fps: float = 30.0, progress=None,
+                         with_style: bool = False) -> Stream:
+    """The capture as a training stream. ``with_style`` (a style-conditioned model): every take is
+    conditioned on the performer's style, inferred once from all of the capture's curves
+    (server/style_infer.py), and the stream's ``capture_style`` says what it was: a fine-tuned
+    model then performs that person when asked for that style (``--match`` on one of the takes)."""
     pairs = blendvoca_pairs(root) if layout == "blendvoca" else livelink_pairs(root)
     valid_all = np.ones(arkit.NUM_CHANNELS, np.float32)
+    prepared = []
+    for n, (audio_path, curve_path) in enumerate(pairs):
+        audio = load_audio(str(audio_path))
+        curves, src_fps, valid = _read_curves(layout, curve_path)
+        valid_all = valid_all * valid
+        # The shorter of audio and curves decides the usable length.
+        seconds = min(audio.duration, curves.shape[0] / src_fps)
+        n_frames = num_frames(seconds, fps) - 1
+        if n_frames < 2:
+            continue
+        feats = encoder.features(audio.samples).numpy().astype(np.float16)
+        prepared.append((feats, resample_curves(curves, src_fps, fps, n_frames)))
+        if progress:
+            progress(n + 1, len(pairs))
+    style = None
+    if with_style and prepared:
+        from server.style import public_dict, style_vector
+        from server.style_infer import infer_style
 
-    def prepared():
-        nonlocal valid_all
-        for n, (audio_path, curve_path) in enumerate(pairs):
-            audio = load_audio(str(audio_path))
-            curves, src_fps, valid = _read_curves(layout, curve_path)
-            valid_all = valid_all * valid
-            # The shorter of audio and curves decides the usable length.
-            seconds = min(audio.duration, curves.shape[0] / src_fps)
-            n_frames = num_frames(seconds, fps) - 1
-            if n_frames < 2:
-                continue
-            feats = encoder.features(audio.samples).numpy().astype(np.float16)
-            yield feats, resample_curves(curves, src_fps, fps, n_frames)
-            if progress:
-                progress(n + 1, len(pairs))
-
-    stream = concatenate(prepared(), encoder, fps)
+        style = infer_style(np.concatenate([c for _, c in prepared]), fps)
+        prepared = [(f, c, style_vector(style)) for f, c in prepared]
+    stream = concatenate(prepared, encoder, fps)
     stream.valid = __import__("torch").as_tensor(valid_all)
+    if style is not None:
+        stream.capture_style = public_dict(style)
     return stream

@@ -37,6 +37,7 @@ class Stream:
     items: int
     valid: torch.Tensor | None = None  # (52,) 1 where the data has the channel (capture may lack some)
     style: torch.Tensor | None = None  # (T, STYLE_DIM) float32: the style each frame's curves were drawn with
+    capture_style: dict | None = None  # a capture's inferred performer style (server/training/capture.py)
 
     @property
     def frames(self) -> int:

@@ -180,7 +180,8 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     elif kind in ("livelink", "blendvoca"):
         from server.training.capture import build_capture_stream
 
-        stream = build_capture_stream(kind, data["root"], model.encoder, fps=cfg["fps"], progress=on_item)
+        stream = build_capture_stream(kind, data["root"], model.encoder, fps=cfg["fps"], progress=on_item,
+                                      with_style=bool(model.denoiser.style_dim))
     else:
         raise ValueError(f"data.kind {kind!r}: expected 'corpus', 'livelink' or 'blendvoca'")
     if bar is not None:
@@ -188,8 +189,13 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
     summary = {"data": kind, "source": str(data["corpus"] if kind == "corpus" else data["root"]),
                "split": data["split"], "hours": round(stream.seconds / 3600, 3),
                "renderings": stream.items, **_provenance(cfg)}
+    if getattr(stream, "capture_style", None):
+        summary["capture_style"] = stream.capture_style
     if not quiet and rank == 0:
         print(f"training data: {stream.seconds / 3600:.2f} h in {stream.items} renderings", flush=True)
+        if getattr(stream, "capture_style", None):
+            print(f"the capture's style (generate with it, or --match one of its takes): {stream.capture_style}",
+                  flush=True)
     ab = alpha_bar()
     lip_gains = torch.tensor(gain_vector(), dtype=torch.float32)
     speech_mask = speech_channel_mask()
