@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     r0 = rows[0]
     print(f"model {r0['model']}, {r0['steps']} steps, guidance {r0['guidance']:g}, CPU threads {args.threads}")
     print("| audio | takes | compute (s) | of which speech recognition (s) | s per s of audio "
-          "| peak memory, sidecar + recognition helper (MB) |")
+          "| peak memory, sidecar + speech helpers (MB) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['seconds_audio']:g} s | {r['samples']} | {r['compute_s']} | {r['recognition_s']} | "
