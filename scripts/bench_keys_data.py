@@ -34,7 +34,7 @@ def log(message: str) -> None:
 def prepare(args) -> None:
     import numpy as np
 
-    from server.audio import Audio, load_audio
+    from server.audio import SAMPLE_RATE, Audio, load_audio
     from server.engine import Engine, GenerationRequest
     from server.evaluation.references import teacher_on_alignment
     from server.evaluation.speech_set import speech_items
@@ -68,7 +68,7 @@ def prepare(args) -> None:
             seconds += audio.duration
             if seconds * FPS >= args.frames:
                 break
-    joined = Audio(np.concatenate(parts).astype(np.float32), 16000)
+    joined = Audio(np.concatenate(parts).astype(np.float32), SAMPLE_RATE)
     log(f"long: model on {len(names)} files joined ({seconds:.1f} s)")
     long = engine.generate(GenerationRequest(audio=joined, fps=FPS, samples=1, seed=0)).takes[0][:args.frames]
     out = {"fps": FPS, "model": engine.info().get("model", ""), "files": files,
@@ -83,7 +83,7 @@ def score(args) -> None:
 
     from server.audio import load_audio
     from server.evaluation import lipsync
-    from server.evaluation.lip_opening import lip_opening
+    from server.face.lip_opening import lip_opening
 
     data = json.loads(Path(args.data).read_text())
     written = json.loads(Path(args.written).read_text())

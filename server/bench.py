@@ -21,27 +21,28 @@ def _audio_of_length(seconds: float):
     import numpy as np
     import soundfile as sf
 
-    from server.audio import Audio, load_audio
+    from server.audio import SAMPLE_RATE, Audio, load_audio
 
     base = load_audio(str(SAMPLE)).samples
     piece = np.concatenate([base, np.zeros(8000, np.float32)])
-    reps = int(np.ceil(seconds * 16000 / len(piece)))
-    return Audio(samples=np.tile(piece, reps)[: int(seconds * 16000)])
+    reps = int(np.ceil(seconds * SAMPLE_RATE / len(piece)))
+    return Audio(samples=np.tile(piece, reps)[: int(seconds * SAMPLE_RATE)])
 
 
 def _helper_peak_mb() -> float:
-    """Peak memory of the speech-recognition helper process (server/speech/helper.py), if any."""
-    from server.speech import recognise
+    """Peak memory of the speech helper processes (server/speech/pool.py), together."""
+    from server.speech.pool import POOL
 
-    helper = recognise._HELPER
-    try:
-        status = Path(f"/proc/{helper.pid}/status").read_text() if helper is not None else ""
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for helper in POOL.helpers():
+        try:
+            status = Path(f"/proc/{helper.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def run_case(checkpoint, seconds: float, samples: int, threads: int) -> dict:
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
     r0 = rows[0]
     print(f"model {r0['model']}, {r0['steps']} steps, guidance {r0['guidance']:g}, CPU threads {args.threads}")
     print("| audio | takes | compute (s) | of which speech recognition (s) | s per s of audio "
-          "| peak memory, sidecar + recognition helper (MB) |")
+          "| peak memory, sidecar + speech helpers (MB) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['seconds_audio']:g} s | {r['samples']} | {r['compute_s']} | {r['recognition_s']} | "

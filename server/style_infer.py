@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from addon.core import arkit
+from server.face.lip_opening import raw_lip_opening
+from server.phones import CONSONANTS, VOWELS
 from server.style import CONTROLS, NON_NEUTRAL, STYLE_DIM, StyleError, style_vector, vector_to_style
-from server.teacher.lip_opening import raw_lip_opening
 from server.teacher.style import Style
 from server.timebase import num_frames, resample_curves
 
@@ -186,9 +187,6 @@ def infer_file(path) -> Style:
 
 # --- fitting ------------------------------------------------------------------------------------
 
-_VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
-_CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH", "T",
-               "TH", "V", "W", "Y", "Z", "ZH")
 
 
 def synthetic_phones(rng: np.random.Generator) -> tuple[list, float]:
@@ -200,10 +198,10 @@ def synthetic_phones(rng: np.random.Generator) -> tuple[list, float]:
         for _ in range(int(rng.integers(1, 4))):  # syllables in a word
             for _ in range(int(rng.integers(0, 3))):
                 d = float(rng.uniform(0.05, 0.12))
-                phones.append((_CONSONANTS[int(rng.integers(len(_CONSONANTS)))], t, t + d))
+                phones.append((CONSONANTS[int(rng.integers(len(CONSONANTS)))], t, t + d))
                 t += d
             d = float(rng.uniform(0.07, 0.22))
-            phones.append((_VOWELS[int(rng.integers(len(_VOWELS)))] + str(int(rng.integers(0, 3))), t, t + d))
+            phones.append((VOWELS[int(rng.integers(len(VOWELS)))] + str(int(rng.integers(0, 3))), t, t + d))
             t += d
         if rng.random() < 0.25:
             t += float(rng.uniform(0.15, 0.6))  # a pause

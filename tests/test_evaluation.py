@@ -11,10 +11,12 @@ import pytest
 import soundfile
 
 from addon.core.arkit import CHANNELS, INDEX, NUM_CHANNELS
+from server.audio import SAMPLE_RATE
 from server.evaluation import lipsync
-from server.evaluation.lip_opening import (LIP_GAINS, find_inner_lip_pairs, lip_opening, load_mesh_lip_model,
-                                           read_obj)
 from server.evaluation.model_figures import diversity, jitter, pin_error, random_keys, seam_jump
+from server.face.lip_opening import (LIP_GAINS, find_inner_lip_pairs, lip_opening, load_mesh_lip_model,
+                                     read_obj)
+from server.phones import ARPABET
 
 ROOT = Path(__file__).resolve().parent.parent
 FPS = 30.0
@@ -167,7 +169,7 @@ def _modulated_noise(seconds: float, rate: int, seed: int):
 
 @pytest.mark.parametrize("shift_ms", [60.0, -90.0, 0.0])
 def test_sync_recovers_the_lag_of_a_shifted_signal(shift_ms):
-    rate = 16000
+    rate = SAMPLE_RATE
     samples, envelope = _modulated_noise(8.0, rate, seed=3)
     # Lips that follow the loudness shift_ms later: opening(t) = envelope(t - shift).
     times = np.arange(len(envelope)) / FPS
@@ -180,7 +182,7 @@ def test_sync_recovers_the_lag_of_a_shifted_signal(shift_ms):
 
 
 def test_pooling_adds_counts_and_weights_sync_by_duration():
-    rate = 16000
+    rate = SAMPLE_RATE
     samples, envelope = _modulated_noise(2.8, rate, seed=4)
     good = lipsync.score_lipsync(opening_from({"M": 0, "P": 0, "B": 0, "SIL": 0, "*": 0.5}), PHONES, FPS,
                                  samples, rate)
@@ -230,11 +232,11 @@ def _espeak(path: Path, text: str, pad_s: float = 0.5) -> Path:
         raw = path.with_suffix(f".{i}.raw.wav")
         subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), phrase], check=True)
         samples, rate = soundfile.read(raw, dtype="float32")
-        pieces.append(resample_poly(samples, 16000 // np.gcd(16000, rate), rate // np.gcd(16000, rate)).astype(np.float32))
-    gap = np.zeros(int(0.6 * 16000), np.float32)
+        pieces.append(resample_poly(samples, SAMPLE_RATE // np.gcd(SAMPLE_RATE, rate), rate // np.gcd(SAMPLE_RATE, rate)).astype(np.float32))
+    gap = np.zeros(int(0.6 * SAMPLE_RATE), np.float32)
     joined = np.concatenate([p if i == 0 else np.concatenate([gap, p]) for i, p in enumerate(pieces)])
-    pad = np.zeros(int(pad_s * 16000), np.float32)
-    soundfile.write(path, np.concatenate([pad, joined, pad]), 16000)
+    pad = np.zeros(int(pad_s * SAMPLE_RATE), np.float32)
+    soundfile.write(path, np.concatenate([pad, joined, pad]), SAMPLE_RATE)
     return path
 
 
@@ -256,8 +258,7 @@ def test_alignment_returns_the_transcripts_phones_in_order_with_plausible_times(
     phones = result.phones
     assert phones[0][1] == 0.0 and phones[-1][2] == pytest.approx(audio.duration)
     assert all(a[2] == pytest.approx(b[1]) for a, b in zip(phones, phones[1:]))        # contiguous
-    allowed = set("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW "
-                  "V W Y Z ZH SIL".split())
+    allowed = set(ARPABET) | {"SIL"}
     assert {p for p, _, _ in phones} <= allowed
     speech = [p for p, _, _ in phones if p != "SIL"]
     # "bob" starts B AA B; "map" is M AE P; "moon" is M UW N (dictionary pronunciations, in order).

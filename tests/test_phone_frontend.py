@@ -14,10 +14,10 @@ from server.features import build_encoder
 from server.features.logmel import LogMelEncoder
 from server.features.phones import EXTRA_CHANNELS, PHONE_SET, SIL_INDEX, recognise_phones
 from server.model import MouthpieceModel
+from server.phones import BILABIALS
 from server.timebase import num_frames
 from tests.conftest import BILABIAL_SENTENCE_PAD_S as PAD_S
 
-BILABIALS = {"P", "B", "M"}
 TOLERANCE_S = 0.05
 
 

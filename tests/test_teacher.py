@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 
 from addon.core.arkit import CHANNELS, INDEX, SPEECH_CHANNELS, UPPER_FACE_CHANNELS
-from server.evaluation.lip_opening import CLOSED_THRESHOLD, lip_opening
+from server.audio import SAMPLE_RATE
+from server.face.lip_opening import CLOSED_THRESHOLD, lip_opening
+from server.phones import BILABIALS, OPEN_VOWELS as PHONE_OPEN_VOWELS
 from server.teacher import Style, loudness_envelope, teacher_curves, upper_face_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 FPS = 30.0
-OPEN_VOWELS = {"AA", "AE", "AO", "AW", "AY"}
+OPEN_VOWELS = PHONE_OPEN_VOWELS - {"AH"}   # a schwa may stay half open
 
 
 def utterance(spec, lead=0.5, tail=0.6):
@@ -53,7 +55,7 @@ def frames_overlapping(start, end, n_frames, fps=FPS):
 def bilabial_min_openings(phones, curves, fps=FPS):
     opening = lip_opening(curves)
     return [(p, s, min(opening[f] for f in frames_overlapping(s, e, len(curves), fps)))
-            for p, s, e in phones if p in ("P", "B", "M")]
+            for p, s, e in phones if p in BILABIALS]
 
 
 @pytest.mark.parametrize("fps", [24.0, 30.0, 60.0])
@@ -64,7 +66,7 @@ def test_lips_close_on_every_bilabial_including_a_20ms_closure(fps):
     for phone, start, minimum in bilabial_min_openings(phones, curves, fps):
         assert minimum <= 0.02, f"{phone} at {start:.2f} s: lips only reach opening {minimum:.3f}"
     for p, s, e in phones:
-        if p in ("P", "B", "M"):
+        if p in BILABIALS:
             frames = list(frames_overlapping(s, e, len(curves), fps))
             assert curves[frames, INDEX["mouthPressLeft"]].max() > 0.2, "bilabials press the lips"
 
@@ -284,7 +286,7 @@ def test_bad_input_gets_a_clear_error():
 
 
 def test_loudness_envelope_follows_the_signal():
-    sr = 16000
+    sr = SAMPLE_RATE
     t = np.arange(2 * sr) / sr
     tone = np.sin(2 * np.pi * 220 * t) * np.where((t > 0.5) & (t < 1.5), 0.5, 0.01)
     env = loudness_envelope(tone.astype(np.float32), 30.0)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from addon.core.arkit import CHANNELS, INDEX
+from server.face.lip_opening import raw_lip_opening
+from server.phones import BILABIALS
 from server.teacher import EMOTIONS, Style, emotion_signatures, lip_opening, teacher_curves
-from server.teacher.lip_opening import raw_lip_opening
 from tests.test_teacher import SENTENCE, bilabial_min_openings, frames_overlapping, utterance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,7 @@ def test_closures_stay_closed_under_every_emotion_and_articulation(emotion):
                 assert minimum <= 0.02, f"{emotion} art {articulation}: {phone} at {start:.2f} s opens {minimum:.3f}"
             raw = raw_lip_opening(curves)
             for p, s, e in PHONES:
-                if p in ("P", "B", "M"):
+                if p in BILABIALS:
                     assert raw[list(frames_overlapping(s, e, len(curves)))].min() <= 0.02
             # a long pause is a closed mouth (the lips may part a little under an emotion, never open)
             rest = np.arange(int(0.15 * FPS), int(0.4 * FPS))

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from server.evaluation.lip_opening import lip_opening
+from server.face.lip_opening import lip_opening
 from server.features import LogMelEncoder
 from server.training.data import build_stream, random_batch
 

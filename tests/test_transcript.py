@@ -12,17 +12,17 @@ import pytest
 import torch
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
+from server.audio import SAMPLE_RATE as SR
 from server.corpus.engines import Espeak, Voice
 from server.corpus.phones import correct_stop_closures, espeak_to_arpabet, to_arpabet
 from server.diffusion.closure import OPEN_MIN, close_lips, closure_envelope, open_lips, opening_envelope
 from server.errors import GenerationCancelled, InputError
-from server.evaluation.lip_opening import lip_opening
+from server.face.lip_opening import lip_opening
+from server.phones import BILABIALS
 from server.speech import transcript as tr
 from server.speech.alignment import AlignmentError
 from server.speech.transcript import espeak_phone_targets, spell_numbers, transcript_phones
 
-SR = 16000
-BILABIALS = ("P", "B", "M")
 ENGLISH = "Bob made a big map of the bay."
 
 
@@ -96,7 +96,7 @@ def test_a_segment_that_cannot_be_aligned_keeps_the_recognisers_phones(english, 
     def refuse(*args, **kwargs):
         raise AlignmentError("no path")
 
-    monkeypatch.setattr(tr, "align", refuse)
+    monkeypatch.setattr(tr, "align_in_helper", refuse)
     found = transcript_phones(audio, ENGLISH, "en")
     assert len(found.fallbacks) == 1 and "recogniser" in found.fallbacks[0]
     assert _bilabials(found.phones)          # the recogniser still hears some p/b/m

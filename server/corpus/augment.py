@@ -13,9 +13,9 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import butter, fftconvolve, lfilter, resample_poly, sosfilt
 
-from .phones import Phones, scale
+from server.audio import SAMPLE_RATE
 
-SR = 16000
+from .phones import Phones, scale
 
 
 class AugmentError(RuntimeError):
@@ -70,7 +70,7 @@ def shift_pitch(audio: np.ndarray, semitones: float) -> np.ndarray:
         raise AugmentError("sox not found: apt-get install sox (needed for pitch augmentation)")
     headroom = 0.5 / max(float(np.max(np.abs(audio))), 1e-6)
     proc = subprocess.run(
-        ["sox", "-D", "-t", "f32", "-r", str(SR), "-c", "1", "-", "-t", "f32", "-", "pitch",
+        ["sox", "-D", "-t", "f32", "-r", str(SAMPLE_RATE), "-c", "1", "-", "-t", "f32", "-", "pitch",
          f"{semitones * 100:.1f}"],
         input=(audio * headroom).astype("<f4").tobytes(), capture_output=True)
     if proc.returncode != 0:
@@ -124,9 +124,9 @@ def equalise(audio: np.ndarray, bands: list) -> np.ndarray:
     """Cascade of peaking biquads (RBJ cookbook); bands = [[log_fc, gain_db, q], ...]."""
     out = audio.astype(np.float64)
     for log_fc, gain_db, q in bands:
-        fc = min(np.exp(log_fc), SR * 0.45)
+        fc = min(np.exp(log_fc), SAMPLE_RATE * 0.45)
         a = 10 ** (gain_db / 40)
-        w0 = 2 * np.pi * fc / SR
+        w0 = 2 * np.pi * fc / SAMPLE_RATE
         alpha = np.sin(w0) / (2 * q)
         b = [1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a]
         den = [1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a]
@@ -136,7 +136,7 @@ def equalise(audio: np.ndarray, bands: list) -> np.ndarray:
 
 def band_limit(audio: np.ndarray, band: dict) -> np.ndarray:
     if band["kind"] == "telephone":
-        sos = butter(6, [300, 3400], btype="bandpass", fs=SR, output="sos")
+        sos = butter(6, [300, 3400], btype="bandpass", fs=SAMPLE_RATE, output="sos")
         narrow = sosfilt(sos, audio)
         # 8 kHz round trip with G.711 mu-law quantisation, like a narrowband phone line.
         low = resample_poly(narrow, 1, 2)
@@ -146,21 +146,21 @@ def band_limit(audio: np.ndarray, band: dict) -> np.ndarray:
         quantised = np.round(companded * 127) / 127
         low = np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(mu)) / mu * peak
         return resample_poly(low, 2, 1)[:len(audio)].astype(np.float32)
-    sos = butter(8, band["cutoff"], btype="lowpass", fs=SR, output="sos")
+    sos = butter(8, band["cutoff"], btype="lowpass", fs=SAMPLE_RATE, output="sos")
     return sosfilt(sos, audio).astype(np.float32)
 
 
 def room_impulse(rt60: float, rng: np.random.Generator) -> np.ndarray:
     """Synthetic room impulse response: direct path at t=0, sparse early reflections, then
     exponentially decaying noise (decay set by RT60) with high frequencies dying faster."""
-    length = int(min(rt60 * 1.2, 1.2) * SR)
-    t = np.arange(length) / SR
+    length = int(min(rt60 * 1.2, 1.2) * SAMPLE_RATE)
+    t = np.arange(length) / SAMPLE_RATE
     tail = rng.standard_normal(length) * np.exp(-6.9 * t / rt60)
     tail = lfilter([0.6], [1, -0.4], tail)             # gentle air/wall absorption
-    onset = int(rng.uniform(0.004, 0.02) * SR)
+    onset = int(rng.uniform(0.004, 0.02) * SAMPLE_RATE)
     tail[:onset] = 0.0
     for _ in range(6):
-        k = int(rng.uniform(0.003, 0.04) * SR)
+        k = int(rng.uniform(0.003, 0.04) * SAMPLE_RATE)
         if k < length:
             tail[k] += rng.uniform(-0.6, 0.6)
     return tail
@@ -178,7 +178,7 @@ def coloured_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     if kind == "white":
         return white
     spec = np.fft.rfft(white)
-    f = np.maximum(np.fft.rfftfreq(n, 1 / SR), 20.0)
+    f = np.maximum(np.fft.rfftfreq(n, 1 / SAMPLE_RATE), 20.0)
     spec /= np.sqrt(f) if kind == "pink" else f
     return np.fft.irfft(spec, n)
 
@@ -218,11 +218,11 @@ def add_noise(audio: np.ndarray, noise: dict, bank: list[np.ndarray]) -> np.ndar
 def apply(audio: np.ndarray, phones: Phones, params: dict, bank: list[np.ndarray]) -> tuple[np.ndarray, Phones]:
     """Render one augmentation. Returns (audio float32 16 kHz, phones scaled to the new timing)."""
     x = audio.astype(np.float32)
-    duration = len(x) / SR
+    duration = len(x) / SAMPLE_RATE
     if "speed" in params and params["speed"] != 1.0:
         x, time_scale = change_speed(x, params["speed"])
         phones = scale(phones, time_scale)
-        duration = len(x) / SR
+        duration = len(x) / SAMPLE_RATE
         phones[-1] = (phones[-1][0], phones[-1][1], duration)
     if "pitch_semitones" in params:
         x = shift_pitch(x, params["pitch_semitones"])

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-SAMPLE_RATE = 16000
+from server.audio import SAMPLE_RATE
 
 
 class EngineError(RuntimeError):

@@ -5,10 +5,7 @@ import re
 
 import numpy as np
 
-ARPABET = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
-           "UH UW V W Y Z ZH").split()
-PHONES = frozenset(ARPABET + ["SIL", "BR"])
-STOPS = frozenset("P B T D K G CH JH".split())
+from server.phones import NON_SPEECH, PHONES, STOPS
 
 Phones = list[tuple[str, float, float]]
 
@@ -116,8 +113,8 @@ def absorb_short_pauses(phones: Phones, min_pause: float = 0.02) -> Phones:
     word-boundary micro-pauses are not rests, and the mouth does not close for them."""
     out: Phones = []
     for i, (p, s, e) in enumerate(phones):
-        internal = 0 < i < len(phones) - 1 and out and out[-1][0] not in ("SIL", "BR")
-        if p == "SIL" and e - s < min_pause and internal and phones[i + 1][0] not in ("SIL", "BR"):
+        internal = 0 < i < len(phones) - 1 and out and out[-1][0] not in NON_SPEECH
+        if p == "SIL" and e - s < min_pause and internal and phones[i + 1][0] not in NON_SPEECH:
             q, qs, _ = out[-1]
             out[-1] = (q, qs, e)
             continue
@@ -165,7 +162,7 @@ def correct_stop_closures(phones: Phones, audio: np.ndarray, sr: int, *,
         if p not in STOPS:
             continue
         pp, ps, pe = out[i - 1]
-        if pp in ("SIL", "BR"):
+        if pp in NON_SPEECH:
             limit = min(silence_closure, pe - ps)
         else:
             limit = min(max_closure, pe - ps - min_prev)
@@ -178,7 +175,7 @@ def correct_stop_closures(phones: Phones, audio: np.ndarray, sr: int, *,
         n = len(seg) // hop
         frames = seg[len(seg) - n * hop:].reshape(n, hop)   # aligned to end at the stop start
         level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-        if pp in ("SIL", "BR"):
+        if pp in NON_SPEECH:
             quiet = level < -50.0
         else:
             quiet = level < level.max() - drop_db

@@ -14,11 +14,11 @@ import numpy as np  # noqa: E402
 from addon.core import curvefile  # noqa: E402
 from addon.core.arkit import INDEX  # noqa: E402
 from server.audio import load_audio  # noqa: E402
-from server.evaluation.lip_opening import lip_opening  # noqa: E402
+from server.face.lip_opening import lip_opening  # noqa: E402
+from server.phones import BILABIALS  # noqa: E402
 
 from .story import SAMPLE_WAV  # noqa: E402
 
-BILABIALS = {"M", "B", "P"}  # the lips must meet on these
 COLOURS = {"jawOpen": "#1f5fbf", "mouthClose": "#c0392b", "lips": "#111111",
            "inbetween": "#9ecae1", "regenerate": "#fdae6b", "variations": "#a1d99b"}
 
@@ -96,7 +96,7 @@ def curves_figure(csv_path: Path, story: dict, result: dict, out_path: Path) -> 
                 label="lip opening of the takes not kept" if number == (1 if var["keep"] == 0 else 0) else None)
     ax.plot(t, final[:, INDEX["jawOpen"]], color=COLOURS["jawOpen"], lw=1.6, label="jawOpen")
     ax.plot(t, final[:, INDEX["mouthClose"]], color=COLOURS["mouthClose"], lw=1.6, label="mouthClose")
-    ax.plot(t, lips, color=COLOURS["lips"], lw=2.2, label="lip opening (server.evaluation.lip_opening)")
+    ax.plot(t, lips, color=COLOURS["lips"], lw=2.2, label="lip opening (server.face.lip_opening)")
     for phone, start, end in story["phones"]:
         if phone in BILABIALS:
             ax.plot([start, end], [-0.03, -0.03], color=COLOURS["mouthClose"], lw=4, solid_capstyle="butt")

@@ -10,7 +10,7 @@ feeds the next DDIM step, the model re-plans the frames around each closure, so 
 arrives and leaves the way the model moves rather than as a snap: guidance by projection, as
 inpainting is guidance by replacement. Known values (pins, kept frames) are never touched.
 
-Lip opening is the affine model of server.evaluation.lip_opening (measured on Apple's ARKit
+Lip opening is the affine model of server.face.lip_opening (measured on Apple's ARKit
 reference face). The projection is the weighted least-change one: it closes mainly with
 mouthClose (ARKit's "lips together while the jaw is open"), a little with jawOpen and the lip
 raisers/lowerers, and keeps mouthClose <= jawOpen as ARKit rigs expect.
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
-from server.evaluation.lip_opening import LIP_OPENING_NEUTRAL, gain_vector
+from server.face.lip_opening import LIP_OPENING_NEUTRAL, gain_vector
+from server.phones import BILABIALS, OPEN_VOWELS
 
-BILABIALS = frozenset({"P", "B", "M"})
 RAMP_IN_S = 0.06     # the lips start closing before the stop (anticipation)
 RAMP_OUT_S = 0.05
 RAMP_SHARE = 0.5     # a ramp takes at most half of the neighbouring phone, so a short vowel still opens
@@ -147,8 +147,6 @@ def opening_envelope(phones, num_frames: int, fps: float) -> np.ndarray:
     0 elsewhere and on every frame a bilabial owns (``closure_envelope`` at 1). A closure's ramp
     may reach a short vowel's only frame (a 30 ms schwa before "m"): there the vowel wins, as
     the engine opens after it closes."""
-    from server.evaluation.lipsync import OPEN_VOWELS
-
     out = np.zeros(num_frames)
     for phone, start, end in phones:
         if phone not in OPEN_VOWELS:

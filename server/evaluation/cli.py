@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from server.evaluation import lipsync
-from server.evaluation.lip_opening import lip_opening, load_mesh_lip_model
+from server.face.lip_opening import lip_opening, load_mesh_lip_model
 from server.evaluation.lipsync import LipSyncScores
 
 FPS = 30.0
@@ -245,7 +245,7 @@ def main(argv=None) -> int:
             opening_of, opening_note = mesh.lip_opening, f"measured on the mesh ({mesh.description})"
         else:
             opening_of = lip_opening
-            opening_note = ("server.evaluation.lip_opening.lip_opening (linear gains measured on the ARKit "
+            opening_note = ("server.face.lip_opening.lip_opening (linear gains measured on the ARKit "
                             "reference face); closed <= 0.05, open >= 0.15 of the jawOpen = 1 gap")
         engine, model_note = (None, "not run (--no-model)") if args.no_model else load_engine(args.checkpoint)
         if args.style and engine is not None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from server.evaluation import lipsync
-from server.evaluation.lip_opening import CLOSED_THRESHOLD, lip_opening
+from server.face.lip_opening import CLOSED_THRESHOLD, lip_opening
 
 FPS = 30.0
 

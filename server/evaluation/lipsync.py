@@ -1,6 +1,6 @@
 """Lip-sync figures of a lip-opening curve against phone timings and the audio.
 
-All take the lip opening of :mod:`server.evaluation.lip_opening` (0 = lips touch, 1 = the gap
+All take the lip opening of :mod:`server.face.lip_opening` (0 = lips touch, 1 = the gap
 of jawOpen = 1 alone), sampled at ``fps`` with row t at time t / fps, and phones as
 ``(phone, start_s, end_s)`` (a forced alignment of the transcript). Definitions:
 
@@ -31,11 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.evaluation.lip_opening import CLOSED_THRESHOLD
+from server.face.lip_opening import CLOSED_THRESHOLD
+from server.phones import BILABIALS, OPEN_VOWELS
 
 OPEN_THRESHOLD = 0.15
-BILABIALS = frozenset({"P", "B", "M"})
-OPEN_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
 PAUSE_MIN_S = 0.3
 PAUSE_EDGE_S = 0.1
 SYNC_MAX_LAG_S = 0.150

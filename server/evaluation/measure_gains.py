@@ -8,8 +8,8 @@ import sys
 import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
-from server.evaluation.lip_opening import (LIP_GAINS, LIP_OPENING_NEUTRAL, LipModel, lip_opening,
-                                           load_mesh_lip_model, load_npz_lip_model)
+from server.face.lip_opening import (LIP_GAINS, LIP_OPENING_NEUTRAL, LipModel, lip_opening,
+                                     load_mesh_lip_model, load_npz_lip_model)
 
 REFERENCE_POSES = {
     "neutral": {},

@@ -13,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
+from server.audio import SAMPLE_RATE
 
 JAW_AT_P95 = 0.6
 
 
 def _require_16k(sample_rate: int) -> None:
-    if sample_rate != 16000:
+    if sample_rate != SAMPLE_RATE:
         raise ValueError(f"the references need 16 kHz audio (server.audio.load_audio), got {sample_rate} Hz")
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from addon.core.arkit import INDEX
-from server.evaluation.lip_opening import lip_opening
+from server.audio import SAMPLE_RATE
+from server.face.lip_opening import lip_opening
 from server.style import CONTROLS, NON_NEUTRAL, public_dict
 from server.teacher.style import Style
 
@@ -40,7 +41,7 @@ def log(message: str) -> None:
     print(f"[evaluate_style {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def speech_frames(samples: np.ndarray, n_frames: int, sample_rate: int = 16000, floor_db: float = 30.0) -> np.ndarray:
+def speech_frames(samples: np.ndarray, n_frames: int, sample_rate: int = SAMPLE_RATE, floor_db: float = 30.0) -> np.ndarray:
     """Frames whose loudness is within ``floor_db`` of the clip's loud level: where speech is."""
     hop = sample_rate / FPS
     rms = np.array([np.sqrt(np.mean(samples[int(i * hop):int((i + 1) * hop)].astype(np.float64) ** 2) + 1e-12)

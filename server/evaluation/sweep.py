@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     from server.engine import Engine, GenerationRequest
     from server.evaluation import lipsync
     from server.speech.alignment import AlignmentError, align
-    from server.evaluation.lip_opening import lip_opening
+    from server.face.lip_opening import lip_opening
     from server.evaluation.speech_set import speech_items
 
     p = argparse.ArgumentParser(prog="python -m server.evaluation.sweep", description=__doc__.split("\n\n")[0])

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from server.audio import SAMPLE_RATE
+from server.phones import ARPABET, SILENCE
 from server.features.logmel import LogMelEncoder, log_mel, normalise_utterance
 
 # The contract's phones (docs/ARCHITECTURE.md) that pocketsphinx's model knows: it has no breath.
-PHONE_SET = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
-             "UH UW V W Y Z ZH SIL").split()
+PHONE_SET = list(ARPABET) + [SILENCE]
 PHONE_INDEX = {p: i for i, p in enumerate(PHONE_SET)}
 SIL_INDEX = PHONE_INDEX["SIL"]
 FRAME_RATE = 100.0  # pocketsphinx's frames per second

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from server.audio import SAMPLE_RATE
 from server.features.base import AudioEncoder, sample_at_frames
 
 WINDOW_S = 20.0
@@ -35,8 +36,8 @@ class Wav2Vec2Encoder(AudioEncoder):
         self.speech = AutoModel.from_pretrained(model_dir, local_files_only=True)
         self.speech.eval().requires_grad_(False)
         stride = int(np.prod(cfg.conv_stride))
-        self.feature_rate = 16000 / stride
-        self._input_rate = 16000.0  # features() is the waveform itself
+        self.feature_rate = SAMPLE_RATE / stride
+        self._input_rate = float(SAMPLE_RATE)  # features() is the waveform itself
         self.head = nn.Sequential(nn.Conv1d(cfg.hidden_size, hidden, 3, padding=1), nn.GELU(),
                                   nn.Conv1d(hidden, out_dim, 1))
         self.receptive_radius = 1
@@ -52,12 +53,12 @@ class Wav2Vec2Encoder(AudioEncoder):
     def _hidden_states(self, wav: torch.Tensor) -> torch.Tensor:
         """(B, N) waveform -> (B, H, T_feat), windowed with overlap for long inputs."""
         n = wav.shape[-1]
-        win, hop = int(WINDOW_S * 16000), int((WINDOW_S - OVERLAP_S) * 16000)
+        win, hop = int(WINDOW_S * SAMPLE_RATE), int((WINDOW_S - OVERLAP_S) * SAMPLE_RATE)
         with torch.no_grad():
             if n <= win:
                 return self.speech(wav).last_hidden_state.transpose(1, 2)
             pieces, keep_from = [], 0
-            rate = self.feature_rate / 16000
+            rate = self.feature_rate / SAMPLE_RATE
             for start in range(0, n, hop):
                 h = self.speech(wav[:, start:start + win]).last_hidden_state.transpose(1, 2)
                 # Keep each window's middle: drop half the overlap at inner edges.

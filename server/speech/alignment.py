@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from server.audio import SAMPLE_RATE
+from server.phones import ARPABET
+
 _FRAME_S = 0.01        # pocketsphinx's default frame rate is 100 per second
-_ARPABET = frozenset(
-    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH"
-    .split())
 # pocketsphinx's filler phones: silence, and noises that are not speech sounds.
 _FILLER_TO_PHONE = {"SIL": "SIL", "+BREATH+": "BR", "+NSN+": "SIL", "+SPN+": "SIL", "+NOISE+": "SIL"}
 
@@ -163,7 +162,7 @@ def _align_one(samples: np.ndarray, text: str, extra_words: dict[str, str] | Non
     spans, score = [], 0.0
     for name, start_frame, frames, phone_score in phone_entries:
         score += phone_score
-        phone = name if name in _ARPABET else _FILLER_TO_PHONE.get(name, "SIL")
+        phone = name if name in ARPABET else _FILLER_TO_PHONE.get(name, "SIL")
         spans.append((phone, round(start_frame * _FRAME_S, 3), round((start_frame + frames) * _FRAME_S, 3)))
     words_out = [(w, s, min(e, duration)) for w, s, e in word_segments if not _is_filler(w)]
     return Alignment(_contiguous(spans, duration), words_out, " ".join(words), score)

@@ -1,49 +1,49 @@
-"""The speech-recognition helper process (``python -m server.speech.helper``).
+"""A speech helper process (``python -m server.speech.helper``).
 
-pocketsphinx holds Python's GIL for a whole decode, so server.speech.recognise decodes in this
-separate process and only waits for it. Protocol on stdin/stdout: length-prefixed pickles (an
-8-byte little-endian length, then the bytes); each request is a float32 sample array, each
-answer ``("ok", (words, phones))`` or ``("error", message)``. End of stdin ends the process,
-so it never outlives the sidecar that started it.
+pocketsphinx holds Python's GIL for a whole decode, so word recognition
+(server/speech/recognise.py) and transcript alignment (server/speech/transcript.py) run in
+helper processes (server/speech/pool.py) and the sidecar only waits for them. Messages on
+stdin/stdout as server/speech/protocol.py describes. End of stdin ends the process, so it never
+outlives the sidecar that started it.
 """
 
 from __future__ import annotations
 
-import pickle
-import struct
 import sys
 
-_LENGTH = struct.Struct("<Q")
+from server.speech.protocol import read_message, write_message
 
 
-def read_message(stream):
-    """The next message, or None at end of stream."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
-        return None
-    (size,) = _LENGTH.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)
+def handle(request):
+    """The answer to one request (server/speech/protocol.py), computed in this process."""
+    from server.speech.alignment import AlignmentError
 
+    try:
+        kind, *args = request
+        if kind == "recognise":
+            from server.speech.recognise import recognise_segment
 
-def write_message(stream, message) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)) + data)
-    stream.flush()
+            return "ok", recognise_segment(*args)
+        if kind == "align":
+            from server.speech.alignment import align
+
+            samples, transcript, options = args
+            return "ok", align(samples, transcript, **options)
+        return "error", f"unknown request {kind!r}"
+    except AlignmentError as error:
+        return "raise", error
+    except Exception as error:   # noqa: BLE001 - reported to the caller, which decides
+        return "error", f"{type(error).__name__}: {error}"
 
 
 def main() -> int:
-    from server.speech.recognise import recognise_segment
+    from server.speech.recognise import load_recogniser
 
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr          # nothing but answers on the answer pipe
-    while (samples := read_message(requests)) is not None:
-        try:
-            write_message(answers, ("ok", recognise_segment(samples)))
-        except Exception as error:   # noqa: BLE001 - reported to the caller, which decides
-            write_message(answers, ("error", f"{type(error).__name__}: {error}"))
+    load_recogniser()                # while the sidecar prepares the audio (about half a second)
+    while (request := read_message(requests)) is not None:
+        write_message(answers, handle(request))
     return 0
 
 

@@ -15,37 +15,39 @@ be right: a misrecognised word still marks its bilabials roughly where the speak
 Long audio is decoded in segments of at most MAX_SEGMENT_S, cut at the quietest moment of
 each segment's second half, so memory stays flat and a bad stretch stays local.
 
-pocketsphinx holds Python's GIL for a whole decode (measured: the main thread stalled 6.4 s
-while a 19 s segment decoded in a worker thread), which would freeze the sidecar's HTTP loop:
-no progress, no cancel, keep-alive connections reset. So segments are decoded in one helper
-process (server/speech/helper.py, started on first use and kept), and this process only waits
-for it. Feeding pocketsphinx
+pocketsphinx holds Python's GIL for a whole decode, which would freeze the sidecar's HTTP loop,
+so segments are decoded in helper processes (server/speech/pool.py: up to one per core, started
+on first use and kept), in parallel: a 60 s clip's three or four segments decode at once. The
+decoder is reset before every segment, so each segment's words depend on its audio alone and
+the parallel decode gives exactly the sequential one's words and phones. Feeding pocketsphinx
 small chunks instead would release the GIL but changes the words (its cepstral mean is then
 estimated live from the first chunks), far for the worse on short clips.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from server.speech.alignment import _ARPABET, _FILLER_TO_PHONE, _FRAME_S, SAMPLE_RATE, _contiguous, _pcm16, reset_decoder
+from server.audio import SAMPLE_RATE
+from server.phones import ARPABET, SILENCE
+from server.speech.alignment import _FILLER_TO_PHONE, _FRAME_S, _contiguous, _pcm16, reset_decoder
+from server.speech.pool import POOL
 
 MAX_SEGMENT_S = 20.0
 MIN_SEGMENT_S = 0.3          # shorter stretches (a breath, a click) are not decoded
 _ENERGY_WINDOW_S = 0.2       # smoothing of the energy used to pick cut points
 
+# pocketsphinx search settings of the word recogniser: its first (tree-lexicon) pass only,
+# without the flat-lexicon and best-path passes that rescore it. On the development speech that
+# finds 24 of the 26 aligned p/b/m (within 34 ms) instead of 23, with as few false ones (6 of
+# 29), for 8% less CPU. Narrower beams save more CPU (beam = pbeam = 1e-40, wbeam = 1e-24:
+# 40%) with the same figures on that real speech, but lose p/b/m on synthetic speech
+# (tests/test_lip_closure.py, tests/test_transcript.py). (docs/RESULTS.md, issue 14)
+DECODER_OPTIONS: dict = {"fwdflat": False, "bestpath": False}
 _RECOGNISER = None
-_RECOGNISER_LOCK = threading.Lock()
-_HELPER: subprocess.Popen | None = None   # the process that decodes (see the module's docstring)
-_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -54,16 +56,21 @@ class Recognition:
     phones: list[tuple[str, float, float]]      # contiguous (phone, start_s, end_s), ARPAbet + SIL
 
 
-def _recogniser():
-    """pocketsphinx's default English decoder (acoustic model, language model, dictionary)."""
+def load_recogniser():
+    """pocketsphinx's default English decoder (acoustic model, language model, dictionary), loaded once."""
     global _RECOGNISER
     if _RECOGNISER is None:
         from pocketsphinx import Decoder
 
         # No dither: the same audio must give the same phones every time (reproducible takes).
-        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=False)
+        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", dither=False, **DECODER_OPTIONS)
         _RECOGNISER = (decoder, decoder.get_cmn())
-    return reset_decoder(*_RECOGNISER)
+    return _RECOGNISER
+
+
+def _recogniser():
+    """The decoder as freshly loaded (reset before every segment: results depend on the audio alone)."""
+    return reset_decoder(*load_recogniser())
 
 
 def segment_bounds(samples: np.ndarray, max_seconds: float = MAX_SEGMENT_S) -> list[tuple[int, int]]:
@@ -111,77 +118,39 @@ def recognise_segment(samples: np.ndarray) -> tuple[list[str], list[tuple[str, f
         decoder.activate_search()        # back to the language model for the next segment
     spans = []
     for name, start, frames in entries:
-        phone = name if name in _ARPABET else _FILLER_TO_PHONE.get(name, "SIL")
-        if phone != "SIL":
+        phone = name if name in ARPABET else _FILLER_TO_PHONE.get(name, SILENCE)
+        if phone != SILENCE:
             spans.append((phone, round(start * _FRAME_S, 3), round((start + frames) * _FRAME_S, 3)))
     return words, spans
-
-
-def _start_helper() -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-m", "server.speech.helper"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, cwd=_ROOT, env=env)
-
-
-def _stop_helper() -> None:
-    global _HELPER
-    if _HELPER is not None:
-        _HELPER.stdin.close()                # end of input ends it
-        try:
-            _HELPER.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            _HELPER.kill()
-        _HELPER = None
-
-
-atexit.register(_stop_helper)
-
-
-def _decode_in_helper(samples: np.ndarray):
-    """recognise_segment in the helper process; in this one if the helper cannot run."""
-    from server.speech.helper import read_message, write_message
-
-    global _HELPER
-    for _attempt in range(2):                # a helper that died (killed, out of memory) is restarted once
-        try:
-            if _HELPER is None or _HELPER.poll() is not None:
-                _HELPER = _start_helper()
-            write_message(_HELPER.stdin, np.ascontiguousarray(samples, dtype=np.float32))
-            answer = read_message(_HELPER.stdout)
-        except (OSError, ValueError):
-            answer = None
-        if answer is not None:
-            status, value = answer
-            if status == "ok":
-                return value
-            raise RuntimeError(f"speech recognition failed: {value}")
-        _stop_helper()
-    return recognise_segment(samples)
 
 
 def recognise(samples: np.ndarray, *, progress=None, cancel: threading.Event | None = None) -> Recognition:
     """Words and timed phones of 16 kHz mono ``samples``; SIL where nothing was recognised.
 
-    ``progress(fraction)`` is called after each segment; ``cancel`` is checked between segments
-    (raising server.errors.GenerationCancelled).
+    ``progress(fraction)`` is called after each segment; ``cancel`` is checked while segments
+    decode (raising server.errors.GenerationCancelled).
     """
-    from server.errors import GenerationCancelled
-
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / SAMPLE_RATE
+    bounds = segment_bounds(samples)
+    decoded = [(a, b) for a, b in bounds
+               if (b - a) / SAMPLE_RATE >= MIN_SEGMENT_S and np.max(np.abs(samples[a:b])) > 0]
+    finished = len(bounds) - len(decoded)       # skipped stretches count as done at once
+
+    def done():
+        nonlocal finished
+        finished += 1
+        if progress is not None:
+            progress(finished / len(bounds))
+
+    answers = POOL.map([("recognise", np.ascontiguousarray(samples[a:b])) for a, b in decoded], recognise_segment,
+                       cancel=cancel, done=done)
     words: list[str] = []
     spans: list[tuple[str, float, float]] = []
-    bounds = segment_bounds(samples)
-    with _RECOGNISER_LOCK:  # pocketsphinx decoders are not thread-safe
-        for k, (a, b) in enumerate(bounds):
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled("generation cancelled")
-            piece = samples[a:b]
-            if (b - a) / SAMPLE_RATE >= MIN_SEGMENT_S and np.max(np.abs(piece)) > 0:
-                found, phones = _decode_in_helper(piece)
-                words += found
-                offset = a / SAMPLE_RATE
-                spans += [(p, s + offset, e + offset) for p, s, e in phones]
-            if progress is not None:
-                progress((k + 1) / len(bounds))
+    for (a, _b), (found, phones) in zip(decoded, answers):
+        words += found
+        offset = a / SAMPLE_RATE
+        spans += [(p, s + offset, e + offset) for p, s, e in phones]
+    if progress is not None and not decoded:
+        progress(1.0)
     return Recognition(words, _contiguous(spans, duration))

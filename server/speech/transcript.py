@@ -39,7 +39,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from server.errors import GenerationCancelled, InputError
-from server.speech.alignment import SAMPLE_RATE, AlignmentError, _contiguous, align
+from server.audio import SAMPLE_RATE
+from server.phones import NON_SPEECH, SILENCE
+from server.speech.alignment import AlignmentError, _contiguous, align
+from server.speech.pool import POOL
 
 MAX_SEGMENT_S = 20.0          # pocketsphinx aligns at most this much audio at once
 MIN_SEGMENT_S = 8.0           # ... and a cut leaves at least this much before it
@@ -145,7 +148,7 @@ def espeak_pronunciation(word: str, voice: str = "en-us") -> str:
         if not name:
             continue
         try:
-            phones += [p for p in espeak_to_arpabet(name, rhotic=True) if p not in ("SIL", "BR")]
+            phones += [p for p in espeak_to_arpabet(name, rhotic=True) if p not in NON_SPEECH]
         except UnknownPhone:
             continue
     return " ".join(phones)
@@ -247,7 +250,7 @@ def espeak_phone_targets(name: str) -> tuple[str, ...]:
 
     base = name.strip("'',:;^!") or name
     if base.startswith("_") or base in ("", "||"):
-        return ("SIL",)
+        return (SILENCE,)
     try:
         return espeak_to_arpabet(base, rhotic=False)
     except UnknownPhone:
@@ -274,7 +277,7 @@ def espeak_time_warp(samples: np.ndarray, text: str, voice: str) -> list[tuple[s
     starts = warp([s for _, s, _ in phones])
     ends = warp([e for _, _, e in phones])
     spans = [(p, round(float(s), 3), round(float(e), 3)) for (p, _, _), s, e in zip(phones, starts, ends)
-             if p != "SIL"]
+             if p != SILENCE]
     return _contiguous(spans, len(samples) / SAMPLE_RATE)
 
 
@@ -333,6 +336,18 @@ def _unpadded(spans, length: int) -> list[tuple[str, float, float]]:
     return [(x, round(s, 3), round(e, 3)) for x, s, e in out if e > s]
 
 
+def _align_here(samples, text, options):
+    return align(samples, text, **options)
+
+
+def align_in_helper(samples: np.ndarray, text: str, extra_words: dict[str, str] | None = None):
+    """server.speech.alignment.align without dither, in a speech helper process (server/speech/pool.py):
+    pocketsphinx holds the GIL for the whole alignment, which would freeze the sidecar's HTTP loop."""
+    request = ("align", np.ascontiguousarray(samples, dtype=np.float32), text,
+               {"extra_words": extra_words, "dither": False})
+    return POOL.call(request, _align_here)
+
+
 def _english(samples, text, cancel) -> TranscriptAlignment:
     words = english_words(text)
     if not words:
@@ -362,7 +377,7 @@ def _english(samples, text, cancel) -> TranscriptAlignment:
         try:
             if not seg_words:
                 raise AlignmentError("no words in this stretch")
-            found = align(np.r_[pad, piece, pad], " ".join(seg_words), extra_words=extra or None, dither=False)
+            found = align_in_helper(np.r_[pad, piece, pad], " ".join(seg_words), extra_words=extra or None)
             seg_spans, seg_timed = _unpadded(found.phones, len(piece)), _unpadded(found.words, len(piece))
         except AlignmentError as error:
             from server.speech.recognise import recognise
@@ -371,7 +386,7 @@ def _english(samples, text, cancel) -> TranscriptAlignment:
             seg_spans, seg_timed = heard.phones, []
             fallbacks.append(f"{offset:.1f}-{b / SAMPLE_RATE:.1f} s ({' '.join(seg_words)[:60]!r}): "
                              f"recogniser's phones ({error})")
-        spans += [(p, s + offset, e + offset) for p, s, e in seg_spans if p != "SIL"]
+        spans += [(p, s + offset, e + offset) for p, s, e in seg_spans if p != SILENCE]
         timed_words += [(w, s + offset, e + offset) for w, s, e in seg_timed]
     return TranscriptAlignment(words=words, phones=_contiguous(spans, duration), transcript=" ".join(words),
                                language="en", method="pocketsphinx", fallbacks=fallbacks, pronunciations=extra,

@@ -16,11 +16,14 @@ from typing import Callable
 import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS, UPPER_FACE_CHANNELS
+from server.audio import SAMPLE_RATE
 
 from .emotion import emotion_offsets, emotion_signatures
-from .lip_opening import lip_opening, raw_lip_opening
+from server.face.lip_opening import lip_opening, raw_lip_opening
 from .mouth import mouth_channels
-from .phones import PHONES, normalise_phones
+from server.phones import NON_SPEECH, PHONES
+
+from .phones import normalise_phones
 from .style import EMOTIONS, Style
 from .upper_face import upper_face, upper_face_stats
 
@@ -50,7 +53,7 @@ def loudness_envelope(samples16k: np.ndarray, fps: float = 30.0) -> np.ndarray:
         raise ValueError(f"loudness_envelope needs mono samples (1-D), got shape {x.shape}")
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    sr = 16000.0
+    sr = float(SAMPLE_RATE)
     frames = int(round(len(x) / sr * fps))
     half = int(round(sr / fps))
     cumsum = np.concatenate([[0.0], np.cumsum(x * x)])
@@ -136,7 +139,7 @@ def teacher_curves(phones, duration_s: float, *, fps: float = 30.0, loudness: Lo
     loudness_db = _loudness_db(loudness, times, fps)
     speaking = np.zeros(n_fine, bool)
     for phone, start, end, _stress in segments:
-        if phone not in ("SIL", "BR"):
+        if phone not in NON_SPEECH:
             speaking[np.searchsorted(times, start):np.searchsorted(times, end)] = True
     emotion = emotion_offsets(style, times, seed)
     mouth_offsets = None if emotion is None else np.where(UPPER, 0.0, emotion)

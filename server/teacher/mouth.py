@@ -19,8 +19,10 @@ import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
 
-from .lip_opening import LIP_OPENING_VECTOR, MOUTH_CLOSE_GAIN, raw_lip_opening
-from .phones import BILABIALS, LABIODENTALS, P, PARAMS, TARGETS, VOWELS
+from server.face.lip_opening import LIP_OPENING_VECTOR, MOUTH_CLOSE_GAIN, raw_lip_opening
+from server.phones import BILABIALS, LABIODENTALS, NON_SPEECH, VOWELS
+
+from .phones import P, PARAMS, TARGETS
 from .style import Style
 
 # Dominance time constants (seconds): how far a phone's influence reaches outside its span.
@@ -83,7 +85,7 @@ def _time_constants(phone: str, param: str, target) -> tuple[float, float]:
         if param in ("round", "funnel") and target.values.get("round", 0.0) >= 0.3:
             return TAU_ROUNDED_VOWEL
         return TAU_VOWEL
-    if phone in ("SIL", "BR"):
+    if phone in NON_SPEECH:
         return TAU_PAUSE
     return TAU_CONSONANT
 

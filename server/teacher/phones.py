@@ -12,14 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
-VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
-CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S",
-              "SH", "T", "TH", "V", "W", "Y", "Z", "ZH")
-SILENCE = "SIL"
-BREATH = "BR"
-PHONES = frozenset(VOWELS + CONSONANTS + (SILENCE, BREATH))
-BILABIALS = frozenset({"P", "B", "M"})
-LABIODENTALS = frozenset({"F", "V"})
+from server.phones import BREATH, PHONES, SILENCE
 
 # Articulatory parameters, all in [0, 1]:
 #   jaw      jaw opening

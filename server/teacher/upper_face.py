@@ -14,7 +14,7 @@ import numpy as np
 
 from addon.core.arkit import INDEX, NUM_CHANNELS
 
-from .phones import SILENCE, VOWELS
+from server.phones import SILENCE, VOWELS
 from .style import Style
 
 STATS_PATH = Path(__file__).with_name("upper_face_stats.json")

@@ -24,7 +24,7 @@ from server.checkpoint import save_checkpoint
 from server.diffusion.masks import random_mask, speech_channel_mask
 from server.diffusion.schedule import add_noise, alpha_bar
 from server.engine import to_model_space
-from server.evaluation.lip_opening import CLOSED_THRESHOLD, LIP_OPENING_NEUTRAL, gain_vector
+from server.face.lip_opening import CLOSED_THRESHOLD, LIP_OPENING_NEUTRAL, gain_vector
 from server.model import MouthpieceModel
 from server.training.data import build_stream, random_batch
 

@@ -1,6 +1,7 @@
 """Lip opening: how far apart the lips are, as a function of the 52 ARKit coefficients.
 
-Definition (the one every part of Mouthpiece uses; the teacher imports it from here):
+Definition (the one every part of Mouthpiece uses: inference's closure guidance, the teacher,
+training and the evaluation import it from here):
 
     lip_opening(w) = max(0, LIP_OPENING_NEUTRAL + sum_i LIP_GAINS[i] * w_i)
 
@@ -88,8 +89,19 @@ def _as_curves(curves) -> np.ndarray:
 
 def lip_opening(curves) -> np.ndarray:
     """Lip opening of each frame of ``curves`` (..., 52) -> (...,), in jawOpen = 1 units, >= 0."""
-    raw = LIP_OPENING_NEUTRAL + _as_curves(curves) @ gain_vector()
-    return np.maximum(raw, 0.0)
+    return np.maximum(raw_lip_opening(curves), 0.0)
+
+
+# The affine model as a vector in CHANNELS order (unclamped: negative means lips pressed). The
+# teacher solves it for mouthClose, so "the lips close on p/b/m" means the same thing when the
+# teacher draws the curves, when inference projects closures and when the evaluation scores them.
+LIP_OPENING_VECTOR: np.ndarray = gain_vector()
+MOUTH_CLOSE_GAIN: float = float(LIP_OPENING_VECTOR[INDEX["mouthClose"]])
+
+
+def raw_lip_opening(curves) -> np.ndarray:
+    """The affine lip-opening model without the clamp at 0 (pressed lips go below 0)."""
+    return LIP_OPENING_NEUTRAL + _as_curves(curves) @ LIP_OPENING_VECTOR
 
 
 @dataclass(frozen=True)
