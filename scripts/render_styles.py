@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from addon.core.arkit import INDEX
     from server.audio import load_audio
     from server.engine import Engine, GenerationRequest
-    from server.evaluation.lip_opening import lip_opening
+    from server.face.lip_opening import lip_opening
 
     engine = Engine.from_checkpoint(args.checkpoint, device="cpu")
     audio = load_audio(args.audio)
