@@ -173,6 +173,9 @@ result = wait(0.5)
                          "p.emotion, p.use_emotion, p.intensity, p.use_intensity = 'sad', True, 0.6, True")
                 harness.open_performance_panel(gui)
                 scroll_sidebar(gui, 30)
+                # The wheel leaves the mouse over the sidebar: its tooltip would cover the list.
+                gui.xdotool("mousemove", 5, screen_h - 5)
+                gui.call("result = wait(0.5)")
                 shot("performance", side)
 
             scroll_sidebar(gui, -30)
