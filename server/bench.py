@@ -222,18 +222,19 @@ def instrument(engine, profile: Profile) -> None:
 
 
 def _helper_peak_mb() -> float:
-    """Peak memory of the speech-recognition helper process (server/speech/helper.py), if any."""
-    from server.speech import recognise
+    """Peak memory of the speech helper processes (server/speech/pool.py), together."""
+    from server.speech.pool import POOL
 
-    helper = recognise._HELPER
-    try:
-        status = Path(f"/proc/{helper.pid}/status").read_text() if helper is not None else ""
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for helper in POOL.helpers():
+        try:
+            status = Path(f"/proc/{helper.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def run_case(checkpoint, seconds: float, samples: int, language: str, threads: int | None,
