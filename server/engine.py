@@ -54,13 +54,16 @@ from server.diffusion.schedule import alpha_bar
 from server.diffusion.windows import windowed
 from server.errors import InputError
 from server.request import GenerationRequest, Key, check_request  # noqa: F401  (Key: the engine's API)
+from server.speech.language import check_language
 from server.speech.recognise import Recognition, recognise
 from server.style import public_dict, resolve, style_vector
 from server.timebase import num_frames, resample_curves
 
 RECOGNITION_CACHE = 64  # audio clips whose recognised phones are kept (takes and edits reuse them; small)
 WINDOW_FRAMES = 1024  # model frames per denoiser call for long inputs (34 s at 30 fps)
-STYLE_SEED_STREAM = 0x5717  # a take's style is drawn from (seed, this): apart from its noise
+STYLE_SEED_STREAM = 0x5717
+# What an edit takes from the kept animation around it when the request does not set it.
+EDIT_INFERRED_KEYS = ("articulation", "smile", "asymmetry", "emotion", "intensity")  # a take's style is drawn from (seed, this): apart from its noise
 
 
 @dataclass
@@ -195,10 +198,29 @@ class Engine:
 
     def take_styles(self, req: GenerationRequest, seeds: list[int]):
         """The style of each take: the request's keys held, the rest drawn from the take's seed
-        (so a seed and a style give the same take again). None when the model has no style input."""
+        (so a seed and a style give the same take again). None when the model has no style input.
+
+        An edit (``existing`` with a range to regenerate) continues the performance around it: the
+        levels the request leaves unset (EDIT_INFERRED_KEYS) are inferred from the kept curves
+        (server/style_infer.py), not drawn afresh, so a regenerated range keeps the take's
+        articulation, smile and emotion and joins without a change of character. Event rates
+        (blinks, gaze, brow raises), which a short reference tells poorly, are still drawn."""
         if not self.style_dim:
             return None
-        return [resolve(req.style, np.random.default_rng([int(seed) & 0xFFFFFFFF, STYLE_SEED_STREAM]))
+        partial = dict(req.style or {})
+        if req.existing is not None and req.regenerate is not None:
+            from server.style_infer import FPS as INFER_FPS, MIN_FRAMES, infer_style
+
+            # Only the kept frames: what the range held before must not decide what replaces it.
+            start, end = req.regenerate
+            existing = np.asarray(req.existing, np.float32)
+            kept = np.concatenate([existing[:start], existing[end + 1:]])
+            if len(kept) / req.fps >= MIN_FRAMES / INFER_FPS:
+                inferred = public_dict(infer_style(kept, req.fps))
+                partial = {**{k: inferred[k] for k in EDIT_INFERRED_KEYS}, **partial}
+                if partial.get("emotion") == "neutral":
+                    partial.pop("intensity", None)
+        return [resolve(partial, np.random.default_rng([int(seed) & 0xFFFFFFFF, STYLE_SEED_STREAM]))
                 for seed in seeds]
 
     def closure_probability(self, audio_features: torch.Tensor) -> np.ndarray | None:
@@ -246,6 +268,12 @@ class Engine:
             probability = self.closure_probability(audio) if lip_closure > 0 else None
             if probability is not None:
                 sources.insert(0, "detector")
+                if "recogniser" in sources and check_language(req.language) == "auto":
+                    # Language unknown: the English recogniser proposes, the model's own closure
+                    # evidence confirms. A p/b/m the detector hears nothing of is not closed (on
+                    # speech that is not English, those are English words put on other sounds).
+                    phones = confirmed_bilabials(phones, probability, self.fps)
+                    sources[sources.index("recogniser")] = "recogniser (confirmed)"
 
             def envelope_at(fps: float, frames: int) -> np.ndarray:
                 env = closure_envelope(phones, frames, fps) if phones else np.zeros(frames)
@@ -310,6 +338,29 @@ class Engine:
                                 recognised_words=words,
                                 styles=None if styles is None else [public_dict(st) for st in styles],
                                 style_guidance=style_guidance, closure_sources=sources)
+
+
+# A recognised p/b/m is confirmed in "auto" when the detector's probability reaches this within
+# CONFIRM_REACH_S of it (well below the detector's own closing threshold).
+CONFIRM_PROBABILITY = 0.1
+CONFIRM_REACH_S = 0.05
+
+
+def confirmed_bilabials(phones, probability: np.ndarray, fps: float):
+    """``phones`` with each P/B/M that the closure detector gives no evidence for (max probability
+    below CONFIRM_PROBABILITY within CONFIRM_REACH_S) relabelled as silence for closure purposes."""
+    from server.phones import BILABIALS
+
+    out = []
+    n = len(probability)
+    for phone, start, end in phones:
+        if phone in BILABIALS:
+            lo = max(0, int(np.floor((start - CONFIRM_REACH_S) * fps)))
+            hi = min(n, int(np.ceil((end + CONFIRM_REACH_S) * fps)) + 1)
+            if lo >= hi or float(probability[lo:hi].max()) < CONFIRM_PROBABILITY:
+                phone = "SIL"
+        out.append((phone, start, end))
+    return out
 
 
 def _probability_at(probability: np.ndarray, src_fps: float, dst_fps: float, frames: int) -> np.ndarray:

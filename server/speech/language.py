@@ -3,8 +3,9 @@ lip closures.
 
 The recogniser (server/speech/recognise.py) knows only English: on other speech it still
 "hears" English words and would put their p/b/m where the speaker's lips never met. The model's
-own closure detector is trained on every language of the corpus, so it serves every language;
-the recogniser is added only for English.
+own closure detector is trained on every language of the corpus, so it serves every language.
+Told English, the recogniser's closures are added; told another language, never; not told
+("auto"), a recognised closure counts only where the detector also hears one.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def check_language(code: str) -> str:
 def uses_recogniser(language: str, *, has_detector: bool) -> bool:
     """Whether the English recogniser places closures for speech in ``language``.
 
-    English: yes. Another language: never. "auto": yes only for a model without a closure
-    detector (it has nothing else); with a detector, the detector alone, in every language.
+    English: yes. Another language: never. "auto": yes; with a closure detector the engine keeps
+    only the recognised p/b/m the detector confirms (server/engine.py ``confirmed_bilabials``), so
+    English words heard in other speech do not close the lips where the model hears no closure.
     """
     value = check_language(language)
     if value == AUTO:
-        return not has_detector
+        return True
     return value.split("-")[0] == "en"
