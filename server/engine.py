@@ -54,7 +54,6 @@ from server.diffusion.schedule import alpha_bar
 from server.diffusion.windows import windowed
 from server.errors import InputError
 from server.request import GenerationRequest, Key, check_request  # noqa: F401  (Key: the engine's API)
-from server.speech.language import check_language
 from server.speech.recognise import Recognition, recognise
 from server.style import public_dict, resolve, style_vector
 from server.timebase import num_frames, resample_curves
@@ -268,12 +267,6 @@ class Engine:
             probability = self.closure_probability(audio) if lip_closure > 0 else None
             if probability is not None:
                 sources.insert(0, "detector")
-                if "recogniser" in sources and check_language(req.language) == "auto":
-                    # Language unknown: the English recogniser proposes, the model's own closure
-                    # evidence confirms. A p/b/m the detector hears nothing of is not closed (on
-                    # speech that is not English, those are English words put on other sounds).
-                    phones = confirmed_bilabials(phones, probability, self.fps)
-                    sources[sources.index("recogniser")] = "recogniser (confirmed)"
 
             def envelope_at(fps: float, frames: int) -> np.ndarray:
                 env = closure_envelope(phones, frames, fps) if phones else np.zeros(frames)
@@ -338,29 +331,6 @@ class Engine:
                                 recognised_words=words,
                                 styles=None if styles is None else [public_dict(st) for st in styles],
                                 style_guidance=style_guidance, closure_sources=sources)
-
-
-# A recognised p/b/m is confirmed in "auto" when the detector's probability reaches this within
-# CONFIRM_REACH_S of it (well below the detector's own closing threshold).
-CONFIRM_PROBABILITY = 0.1
-CONFIRM_REACH_S = 0.05
-
-
-def confirmed_bilabials(phones, probability: np.ndarray, fps: float):
-    """``phones`` with each P/B/M that the closure detector gives no evidence for (max probability
-    below CONFIRM_PROBABILITY within CONFIRM_REACH_S) relabelled as silence for closure purposes."""
-    from server.phones import BILABIALS
-
-    out = []
-    n = len(probability)
-    for phone, start, end in phones:
-        if phone in BILABIALS:
-            lo = max(0, int(np.floor((start - CONFIRM_REACH_S) * fps)))
-            hi = min(n, int(np.ceil((end + CONFIRM_REACH_S) * fps)) + 1)
-            if lo >= hi or float(probability[lo:hi].max()) < CONFIRM_PROBABILITY:
-                phone = "SIL"
-        out.append((phone, start, end))
-    return out
 
 
 def _probability_at(probability: np.ndarray, src_fps: float, dst_fps: float, frames: int) -> np.ndarray:

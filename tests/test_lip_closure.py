@@ -151,18 +151,18 @@ def test_engine_closes_the_lips_at_the_bilabials_it_hears(engine, sentence):
     assert len([r for r in engine._recognitions.values() if r.words == guided.recognised_words]) == 1
 
 
-def test_auto_language_uses_the_closure_detector_alone(engine, sentence):
-    """By default (language auto) a model with a closure detector places closures from it alone:
-    no English words are put on speech that may not be English, and every frame the detector is
-    sure of is closed."""
+def test_closure_sources_follow_the_language(engine, sentence):
+    """Told a language other than English, a model with a closure detector places closures from
+    it alone (no English words put on the speech), and every frame the detector is sure of is
+    closed; on "auto" the English recogniser joins it."""
     from server.diffusion.closure import detector_envelope
     from server.timebase import num_frames
 
     audio, _truth = sentence
-    result = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1))
+    auto = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1))
+    assert auto.closure_sources == ["detector", "recogniser"] and auto.recognised_words
+    result = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1, language="es"))
     assert result.closure_sources == ["detector"] and result.recognised_words == []
-    spanish = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1, language="es"))
-    assert spanish.closure_sources == ["detector"] and spanish.recognised_words == []
     probability = engine.closure_probability(engine.encode_audio(audio, num_frames(audio.duration, FPS)))
     sure = detector_envelope(probability) >= 0.999
     opening = lip_opening(result.takes[0])
