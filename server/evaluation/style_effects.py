@@ -147,6 +147,7 @@ def main(argv=None) -> int:
     parser.add_argument("--matches", type=int, default=30, help="random styles for the matching figure")
     parser.add_argument("--style-guidance", type=float, default=None, help="style guidance (default: the model's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--matching-only", action="store_true", help="only the matching figure")
     args = parser.parse_args(argv)
     if not (args.real or args.heldout):
         parser.error("give --real DIR and/or --heldout CORPUS_DIR")
@@ -171,13 +172,15 @@ def main(argv=None) -> int:
     lines = ["| data | figure | measured | target |", "|---|---|---|---|"]
     all_audio = []
     for label, audios in sources.items():
+        all_audio += audios
+        if args.matching_only:
+            continue
         per_clip = []
         for n, audio in enumerate(audios, 1):
             per_clip.append(measure_clip(engine, audio, args.seed, args.style_guidance))
             log(f"{label}: {n}/{len(audios)}")
         seconds = sum(a.duration for a in audios)
         lines += pooled_table(per_clip, f"{label} ({len(audios)} clips, {seconds:.0f} s)")
-        all_audio += audios
     if args.matches:
         m = measure_matching(engine, all_audio, args.matches, args.style_guidance)
         detail = ", ".join(f"{k} {v:.2f}" for k, v in m["errors"].items())
