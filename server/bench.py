@@ -192,6 +192,7 @@ def instrument(engine, profile: Profile) -> None:
     import server.engine as engine_mod
 
     engine.recognise = profile.wrap(engine.recognise, "recognition")
+    engine.audio_features = profile.wrap(engine.audio_features, "encode")
     engine.encode_audio = profile.wrap(engine.encode_audio, "encode")
     engine.closure_probability = profile.wrap(engine.closure_probability, "detector")
     denoiser = engine.model.denoiser

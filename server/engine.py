@@ -34,6 +34,8 @@ from server.audio import Audio
 from server.checkpoint import load_checkpoint
 from server.diffusion.closure import (
     closed_at_output_rate,
+    DETECTOR_HIGH,
+    DETECTOR_LOW,
     closure_envelope,
     detector_envelope,
     opening_envelope,
@@ -55,7 +57,8 @@ from server.diffusion.windows import windowed
 from server.errors import InputError
 from server.request import GenerationRequest, Key, check_request  # noqa: F401  (Key: the engine's API)
 from server.speech.recognise import Recognition, recognise
-from server.style import public_dict, resolve, style_vector
+from server.style import public_dict, resolve
+from server.style_calibration import condition_vector
 from server.timebase import num_frames, resample_curves
 
 RECOGNITION_CACHE = 64  # audio clips whose recognised phones are kept (takes and edits reuse them; small)
@@ -148,6 +151,8 @@ class Engine:
         # it was distilled for. Explicit steps and guidance still run the full sampler.
         self.distilled = config.get("distilled") or None
         self.spacing = (self.distilled or {}).get("spacing", "linspace")
+        # Intensity u asked for -> the denoiser's intensity input (server/style_calibration.py).
+        self.intensity_calibration = config.get("intensity_calibration") or None
         self._lock = threading.Lock()  # one generation at a time on one model
 
     @classmethod
@@ -189,8 +194,12 @@ class Engine:
             self._recognitions.popitem(last=False)
         return found
 
-    def encode_audio(self, audio: Audio, t_model: int) -> torch.Tensor:
-        feats = self.model.encoder.features(audio.samples).to(self.device)
+    def audio_features(self, audio: Audio) -> torch.Tensor:
+        """(C, T_feat) the encoder's fixed features (log-mel) of the audio."""
+        return self.model.encoder.features(audio.samples).to(self.device)
+
+    def encode_audio(self, audio: Audio, t_model: int, features: torch.Tensor | None = None) -> torch.Tensor:
+        feats = self.audio_features(audio) if features is None else features
         return self.model.encoder(feats[None], t_model, self.fps)
 
     # --- generation -----------------------------------------------------------------------------
@@ -222,11 +231,20 @@ class Engine:
         return [resolve(partial, np.random.default_rng([int(seed) & 0xFFFFFFFF, STYLE_SEED_STREAM]))
                 for seed in seeds]
 
-    def closure_probability(self, audio_features: torch.Tensor) -> np.ndarray | None:
-        """(T,) the closure detector's P(bilabial closure) per model frame; None without a detector."""
-        if self.model.closure_detector is None:
+    def closure_probability(self, audio_vectors: torch.Tensor, features: torch.Tensor | None = None) -> np.ndarray | None:
+        """(T,) the closure detector's P(bilabial closure) per model frame; None without a detector.
+
+        ``audio_vectors`` (1, D, T) are the encoder's output; the acoustic detector reads the
+        encoder's fixed ``features`` (C, T_feat) instead and is pooled to the model frames."""
+        detector = self.model.closure_detector
+        if detector is None:
             return None
-        return torch.sigmoid(self.model.closure_detector(audio_features))[0].cpu().numpy()
+        if getattr(detector, "input", "encoder") == "features":
+            if features is None:
+                raise ValueError("the acoustic closure detector needs the audio features")
+            p = torch.sigmoid(detector(features[None].float()))
+            return detector.at_frames(p, audio_vectors.shape[-1], self.fps)[0].cpu().numpy()
+        return torch.sigmoid(detector(audio_vectors))[0].cpu().numpy()
 
     def _uses_recogniser(self, language: str) -> bool:
         from server.speech.language import uses_recogniser
@@ -263,16 +281,19 @@ class Engine:
             # Closure sources: the transcript or the recogniser, and the model's closure detector.
             words, phones, sources, sampling_from = self._closure_phones(req, lip_closure, lead_s, progress, cancel)
             progress(sampling_from, "encoding audio")
-            audio = self.encode_audio(shift_audio(req.audio, lead_s), t_model)
-            probability = self.closure_probability(audio) if lip_closure > 0 else None
+            features = self.audio_features(shift_audio(req.audio, lead_s))
+            audio = self.encode_audio(None, t_model, features)
+            probability = self.closure_probability(audio, features) if lip_closure > 0 else None
             if probability is not None:
                 sources.insert(0, "detector")
+
+            thresholds = getattr(self.model.closure_detector, "envelope", (DETECTOR_LOW, DETECTOR_HIGH))
 
             def envelope_at(fps: float, frames: int) -> np.ndarray:
                 env = closure_envelope(phones, frames, fps) if phones else np.zeros(frames)
                 if probability is not None:
                     p = probability if fps == self.fps else _probability_at(probability, self.fps, fps, frames)
-                    env = np.maximum(env, detector_envelope(p))
+                    env = np.maximum(env, detector_envelope(p, *thresholds))
                 return env
 
             envelope = torch.from_numpy(envelope_at(self.fps, t_model)).float().to(self.device)
@@ -288,7 +309,7 @@ class Engine:
             styles = self.take_styles(req, seeds)
             style_b = None
             if styles is not None:
-                vectors = torch.from_numpy(np.stack([style_vector(st) for st in styles]))
+                vectors = torch.from_numpy(np.stack([condition_vector(st, self.intensity_calibration) for st in styles]))
                 style_b = vectors[:, :, None].expand(n, -1, t_model).contiguous().to(self.device)
             # Each take's noise comes from its own seed, so take i is reproducible on its own.
             x_T = torch.stack([torch.randn(arkit.NUM_CHANNELS, t_model, generator=torch.Generator().manual_seed(s))

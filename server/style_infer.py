@@ -250,24 +250,41 @@ def teacher_set(utterances, rng: np.random.Generator):
     return np.stack(X), np.stack(Y).astype(np.float64), styles
 
 
-def model_set(engine, corpora, n: int, rng: np.random.Generator, split: str = "train"):
+def model_set(engine, corpora, n: int, rng: np.random.Generator, split: str = "train",
+              seconds: tuple[float, float] | None = None, progress=None):
     """(features, targets, styles) of the model's own takes: ``n`` corpus lines (``split``'s
-    voices), each generated under a random_broad style. The model does not reproduce the
-    teacher's statistics exactly (its blinks, gaze and emotions are smoother), so matching a
-    Mouthpiece take is fitted on Mouthpiece takes too."""
+    voices), or with ``seconds`` (MIN, MAX) lines joined into references that long, each
+    generated under a random_broad style. The model does not reproduce the teacher's statistics
+    exactly (its blinks, gaze and brows are smoother, and its range of brow activity narrower),
+    so matching a Mouthpiece take is fitted on Mouthpiece takes too. The takes are made with the
+    model's closure detector alone (language "und"): the recogniser would only cost time."""
+    import dataclasses
+
     from server.audio import load_audio
     from server.engine import GenerationRequest
+    from server.speech.language import UNDETERMINED
     from server.style import public_dict
     from server.training.data import read_manifest
 
     items = [(c, it) for c in corpora for it in read_manifest(c, split=split) if not it.get("augment")]
-    chosen = [items[int(i)] for i in rng.permutation(len(items))[:n]]
+    order = [items[int(i)] for i in rng.permutation(len(items))]
     X, Y, styles = [], [], []
-    for corpus, item in chosen:
-        audio = load_audio(str(Path(corpus) / "items" / f"{item['id']}.wav"))
+    k = 0
+    for _ in range(n):
+        target = float(rng.uniform(*seconds)) if seconds else 0.0
+        parts, total = [], 0.0
+        while not parts or total < target:
+            corpus, item = order[k % len(order)]
+            k += 1
+            parts.append(load_audio(str(Path(corpus) / "items" / f"{item['id']}.wav")))
+            total += parts[-1].duration
+        audio = parts[0] if len(parts) == 1 else dataclasses.replace(
+            parts[0], samples=np.concatenate([a.samples for a in parts]))
         style = Style.random_broad(rng)
         take = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=int(rng.integers(2**31)),
-                                                 style=public_dict(style))).takes[0]
+                                                 style=public_dict(style), language=UNDETERMINED)).takes[0]
+        if progress:
+            progress()
         X.append(features(take, FPS))
         Y.append(style_vector(style))
         styles.append(style)

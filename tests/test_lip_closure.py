@@ -163,7 +163,8 @@ def test_closure_sources_follow_the_language(engine, sentence):
     assert auto.closure_sources == ["detector", "recogniser"] and auto.recognised_words
     result = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=1, language="es"))
     assert result.closure_sources == ["detector"] and result.recognised_words == []
-    probability = engine.closure_probability(engine.encode_audio(audio, num_frames(audio.duration, FPS)))
+    features = engine.audio_features(audio)
+    probability = engine.closure_probability(engine.encode_audio(audio, num_frames(audio.duration, FPS), features), features)
     sure = detector_envelope(probability) >= 0.999
     opening = lip_opening(result.takes[0])
     assert sure.any() and np.all(opening[sure] <= 0.05 + 1e-3), opening[sure].max()

@@ -26,6 +26,7 @@ import numpy as np
 from server.evaluation import lipsync
 from server.face.lip_opening import lip_opening, load_mesh_lip_model
 from server.evaluation.lipsync import LipSyncScores
+from server.speech.language import UNDETERMINED
 
 FPS = 30.0
 METHODS = ("model", "english", "denoiser", "teacher", "jaw", "transcript")
@@ -34,10 +35,11 @@ HEADERS = ("model (audio only)", "model told English (+ word recogniser)", "mode
 MODEL_METHODS = ("model", "english", "denoiser", "transcript")
 # Columns shown only when measured (--use-transcripts).
 OPTIONAL_METHODS = ("transcript",)
-# The engine request of each model column: the shipped defaults (language auto: for a model with a
-# closure detector, the model alone), the language set to English (the English word recogniser
-# joins), and lip-closure guidance off (the denoiser alone).
-MODEL_SETTINGS = {"model": {}, "english": {"language": "en"}, "denoiser": {"lip_closure": 0.0}}
+# The engine request of each model column: the model alone (language "und", ISO 639's
+# "undetermined": not English, so the English word recogniser stays off and only the model's
+# closure detector places closures), the language set to English (the recogniser joins), and
+# lip-closure guidance off (the denoiser alone).
+MODEL_SETTINGS = {"model": {"language": UNDETERMINED}, "english": {"language": "en"}, "denoiser": {"lip_closure": 0.0}}
 TARGETS = {"closure": ">= 0.92", "open": ">= 0.85", "rest": ">= 0.90", "sync": "|lag| <= 33 ms"}
 
 
@@ -98,7 +100,7 @@ def evaluate_real(folder, transcripts, opening_of, engine, fps: float, use_trans
             if use_transcripts:
                 # The engine given what is said (the alternative the alignment chose), in English.
                 request = GenerationRequest(audio=audio, fps=fps, samples=1, seed=0, language="en",
-                                            transcript=alignment.transcript, **MODEL_SETTINGS["model"])
+                                            transcript=alignment.transcript)
                 curves["transcript"] = engine.generate(request).takes[0]
         for method, c in curves.items():
             run.scores[method].append(lipsync.score_lipsync(opening_of(c), alignment.phones, fps,

@@ -6,12 +6,13 @@ real speech in a language the English recogniser does not know.
 
 Held-out synthetic voices (voices never trained on) in every language of the corpora: bilabial
 closure and open vowels at the synthesiser's own phone times, and the jawOpen correlation with
-the teacher on those phones. Each is measured for the model as shipped (language "auto"), and
-for the model told the language (the English recogniser joins only for "en").
+the teacher on those phones. Each is measured for the model alone (its closure detector; the
+language "und", undetermined, so the English recogniser stays off), and for the model told the
+language (the English recogniser joins only for "en").
 
 A real clip in another language (``--foreign``) has no phone truth; what it shows is what the
 English recogniser would do to it: how many closures per second each closure source places
-(the detector alone, as "auto" does, against the recogniser forced on with language "en"), and
+(the detector alone against the recogniser forced on with language "en"), and
 the sync of the lips with loudness for each.
 """
 
@@ -27,8 +28,10 @@ import numpy as np
 
 from server.evaluation import lipsync
 from server.face.lip_opening import CLOSED_THRESHOLD, lip_opening
+from server.speech.language import UNDETERMINED
 
 FPS = 30.0
+MODEL_ALONE = {"language": UNDETERMINED}   # the closure detector, never the English recogniser
 
 
 def log(message: str) -> None:
@@ -60,7 +63,7 @@ def score_language(engine, items, language: str) -> dict:
     closure = {"auto": lipsync.Share(0, 0), "told": lipsync.Share(0, 0), "denoiser": lipsync.Share(0, 0)}
     vowels = {k: lipsync.Share(0, 0) for k in closure}
     pairs, seconds = [], 0.0
-    settings = {"auto": {}, "told": {"language": language}, "denoiser": {"lip_closure": 0.0}}
+    settings = {"auto": MODEL_ALONE, "told": {"language": language}, "denoiser": {"lip_closure": 0.0}}
     # The neutral speaker, so languages are compared on the same face (a model without a style input: none).
     neutral = {"style": {"articulation": 1.0, "smile": 0.0, "asymmetry": 0.0}} if engine.style_dim else {}
     for corpus, item in items:
@@ -105,7 +108,7 @@ def score_foreign(engine, wav: str) -> dict:
 
     audio = load_audio(wav)
     out = {"seconds": audio.duration}
-    for name, extra in {"auto": {}, "en": {"language": "en"}, "denoiser": {"lip_closure": 0.0}}.items():
+    for name, extra in {"auto": MODEL_ALONE, "en": {"language": "en"}, "denoiser": {"lip_closure": 0.0}}.items():
         result = engine.generate(GenerationRequest(audio=audio, fps=FPS, samples=1, seed=0, **extra))
         opening = lip_opening(result.takes[0])
         out[name] = {"closures_per_s": closures_per_second(opening),

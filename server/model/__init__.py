@@ -6,12 +6,12 @@ from __future__ import annotations
 from torch import nn
 
 from server.features import AudioEncoder, build_encoder
-from server.model.closure_detector import ClosureDetector
+from server.model.closure_detector import AcousticClosureDetector, ClosureDetector, build_closure_detector
 from server.model.denoiser import CurveDenoiser
 
 
 class MouthpieceModel(nn.Module):
-    def __init__(self, encoder: AudioEncoder, denoiser: CurveDenoiser, closure_detector: ClosureDetector | None = None):
+    def __init__(self, encoder: AudioEncoder, denoiser: CurveDenoiser, closure_detector: nn.Module | None = None):
         super().__init__()
         self.encoder = encoder
         self.denoiser = denoiser
@@ -20,9 +20,9 @@ class MouthpieceModel(nn.Module):
     @classmethod
     def from_config(cls, features: dict, denoiser: dict, closure_detector: dict | None = None) -> "MouthpieceModel":
         encoder = build_encoder(features)
-        detector = None if not closure_detector else ClosureDetector(encoder.out_dim, **closure_detector)
+        detector = build_closure_detector(closure_detector, encoder.out_dim)
         return cls(encoder, CurveDenoiser(audio_dim=encoder.out_dim, **{k: v for k, v in denoiser.items()
                                                                           if k != "audio_dim"}), detector)
 
 
-__all__ = ["ClosureDetector", "CurveDenoiser", "MouthpieceModel"]
+__all__ = ["AcousticClosureDetector", "ClosureDetector", "CurveDenoiser", "MouthpieceModel"]

@@ -13,6 +13,9 @@ from __future__ import annotations
 # The languages the shipped corpus speaks (docs/TEACHER.md): "auto" also accepts any other code.
 TRAINED = ("en", "es", "fr", "de", "it", "pt", "ru", "pl", "hi", "cmn", "ja", "ar", "sw")
 AUTO = "auto"
+# ISO 639-2 "undetermined": speech of no language in particular. Not English, so the model's own
+# closure detector alone places the closures (what the evaluation's "model alone" columns use).
+UNDETERMINED = "und"
 
 
 class LanguageError(ValueError):

@@ -117,6 +117,14 @@ def training_loss(model, feats, curves, t, generator, cfg_train, ab, lip_gains, 
     return total, parts
 
 
+@torch.no_grad()
+def update_ema(ema, model, max_decay: float, step: int) -> None:
+    """Move the EMA weights toward the model's; the decay ramps up over the first steps."""
+    decay = min(max_decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1 - decay)
+
+
 def _lr(step, cfg, time_fraction=0.0):
     """Warm-up, then cosine decay over whichever runs out first: the steps or the time budget."""
     warm = cfg["warmup_steps"]
@@ -230,10 +238,7 @@ def train(cfg: dict, run_dir, *, quiet: bool = False, stop_flag=None) -> Path:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
-            decay = min(float(tc["ema_decay"]), (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.lerp_(pm, 1 - decay)
+            update_ema(ema, model, float(tc["ema_decay"]), step)
             running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
             if bar is not None:
                 bar.update(1)
