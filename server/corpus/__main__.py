@@ -32,11 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.augment < 0 or args.workers < 1:
         parser.error("--augment must be >= 0 and --workers >= 1")
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
-    from .build import ENGINES, LANGUAGES, build_corpus, language_engines, parse_engines
+    from .build import LANGUAGES, build_corpus, language_engines, parse_engines
     try:
         spec = parse_engines(engines)
-    except ValueError:
-        parser.error(f"--engines: choose from {', '.join(ENGINES)} (optionally ENGINE:CODE+CODE)")
+    except ValueError as exc:
+        parser.error(f"--engines: {exc} (optionally ENGINE:CODE+CODE)")
     languages = tuple(code.strip() for code in args.languages.split(",") if code.strip())
     if not languages or set(languages) - set(LANGUAGES) or len(set(languages)) != len(languages):
         parser.error(f"--languages: choose distinct codes from {','.join(LANGUAGES)}")

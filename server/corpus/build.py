@@ -64,7 +64,7 @@ def parse_engines(engines) -> dict[str, tuple[str, ...] | None]:
     for spec in engines:
         name, _, codes = spec.partition(":")
         if name not in ENGINES:
-            raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+            raise ValueError(f"unknown engines [{name!r}]; choose from {', '.join(ENGINES)}")
         out[name] = tuple(c for c in codes.split("+") if c) if codes else None
     return out
 
