@@ -16,7 +16,7 @@ Silences map to SIL; a name outside the table raises UnknownPhone with the phone
 """
 from __future__ import annotations
 
-from .ipa import ipa_to_arpabet
+from .ipa import phone_ipa_to_arpabet
 from .phones import UnknownPhone
 
 PHONE_SET_IPA: dict[str, dict[str, str]] = {
@@ -79,11 +79,5 @@ def festival_to_arpabet(name: str, phone_set: str) -> tuple[str, ...]:
     ipa = festival_phone_ipa(name, phone_set)
     if not ipa:
         return ("SIL",)
-    text = "".join(_IPA_ALIASES.get(ch, ch) for ch in ipa)
-    try:
-        targets = ipa_to_arpabet(text)
-    except UnknownPhone as exc:
-        raise UnknownPhone(f"festival {phone_set} phone {name!r} (IPA {ipa!r}): {exc}") from None
-    if not targets:
-        raise UnknownPhone(f"festival {phone_set} phone {name!r} (IPA {ipa!r}) has no ARPAbet target")
-    return targets
+    return phone_ipa_to_arpabet("".join(_IPA_ALIASES.get(ch, ch) for ch in ipa),
+                                f"festival {phone_set} phone {name!r}")
