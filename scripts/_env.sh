@@ -7,7 +7,12 @@ PY="$VENV/bin/python"
 # What the tests and the demo need (espeak-ng speech for test clips and the tiny corpus; sox for
 # the corpus's pitch shifting), and what building the full training corpus adds.
 APT_PACKAGES=(espeak-ng libespeak-ng1 sox)
-CORPUS_APT_PACKAGES=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+# Debian's festival voices for the corpus's other languages: Italian (pc, lp; festlex-ifd), Russian
+# (msu), Czech (ph, dita, machac, krb; festival-czech), Finnish (lj, mv; suopuhe-common).
+CORPUS_APT_PACKAGES=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+                     festvox-itapc16k festvox-italp16k festlex-ifd festvox-ru
+                     festival-czech festvox-czech-ph festvox-czech-dita festvox-czech-machac
+                     festvox-czech-krb festvox-suopuhe-common festvox-suopuhe-lj festvox-suopuhe-mv)
 
 say() { printf '\033[1m[mouthpiece]\033[0m %s\n' "$*" >&2; }
 

@@ -3,7 +3,8 @@
 Build: `scripts/make_corpus --out data/corpus --hours 3 --seed 0 [--workers 2] [--augment 2]`
 (hours = clean audio; total = hours x (1 + augment)). Rerun the same command to resume after
 Ctrl-C or a kill; a larger --hours extends the corpus. System packages: espeak-ng, flite,
-festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts, sox.
+festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts, sox, and for other
+languages the festival voices in scripts/_env.sh CORPUS_APT_PACKAGES.
 
 Layout (docs/ARCHITECTURE.md, "Corpus on disk"):
 - items/<index>_clean.wav|json and items/<index>_aug<k>.wav|json: 16 kHz mono PCM16 and
@@ -16,12 +17,14 @@ Layout (docs/ARCHITECTURE.md, "Corpus on disk"):
   hours by split/engine/voice, code_version, finished.
 - babble_bank.npz: the clean audio of the first items, mixed as babble noise.
 
-Held-out split: espeak variants m2 and f3 (every accent) and flite rms are never in "train".
+Held-out split: espeak variants m2 and f3 (every accent), flite rms and festival lp_diphone,
+czech_machac and hy_fi_mv_diphone are never in "train".
 
 Languages: `--languages en,es,fr,...` (default en: the English corpus, unchanged) draws each item's
 language evenly; items record "language". Non-English voices are espeak-ng's (build.ESPEAK_LANGUAGES,
-every variant, m2/f3 held out for 10% of the items); text from texts/<code>.txt; phones through
-IPA articulatory features (ipa.py, docs/TEACHER.md "Other languages").
+every variant, m2/f3 held out for 10% of the items) and, for it ru cs fi, Debian's festival voices
+(engines.FESTIVAL_FOREIGN_VOICES, phone sets in festival_phones.py); text from texts/<code>.txt;
+phones through IPA articulatory features (ipa.py, docs/TEACHER.md "Other languages").
 """
 from .build import build_corpus, build_tiny, read_manifest
 

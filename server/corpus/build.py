@@ -19,7 +19,9 @@ import numpy as np
 import soundfile as sf
 
 from . import augment, ipa, text
-from .engines import SAMPLE_RATE, EngineError, Voice, festival_voices, flite_voices, synth
+from .engines import (FESTIVAL_FOREIGN_VOICES, SAMPLE_RATE, EngineError, Voice, festival_foreign_voices,
+                      festival_voices, flite_voices, synth)
+from .festival_phones import festival_to_arpabet
 from .phones import (RHOTIC_ESPEAK_ACCENTS, UNROUNDED_LOT_ESPEAK_ACCENTS, Phones, UnknownPhone,
                      absorb_short_pauses, cmu_to_arpabet, correct_stop_closures,
                      espeak_to_arpabet, merge_silences, shift, to_arpabet, validate)
@@ -35,13 +37,19 @@ ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2
 # Voices never used for training: evaluation on unseen synthetic speakers.
 HELDOUT_ESPEAK_VARIANTS = ("m2", "f3")
 HELDOUT_FLITE = ("rms",)
-HELDOUT_FESTIVAL = ()
+# One festival voice of each non-English language with two or more (Italian lp, Czech machac,
+# Finnish mv; Russian has one festival voice, msu, which trains).
+HELDOUT_FESTIVAL = ("lp_diphone", "czech_machac", "hy_fi_mv_diphone")
 # Corpus languages beyond English: code -> espeak-ng voice. English ("en") is ESPEAK_ACCENTS plus
 # flite and festival, mapped by the English tables; the others map through server.corpus.ipa.
 ESPEAK_LANGUAGES = {"es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt-br", "ru": "ru",
                     "pl": "pl", "hi": "hi", "cmn": "cmn-latn-pinyin", "ja": "ja", "ar": "ar",
-                    "sw": "sw"}
-LANGUAGES = ("en",) + tuple(ESPEAK_LANGUAGES)
+                    "sw": "sw", "cs": "cs", "fi": "fi"}
+# Languages with Debian festival voices too (engines.FESTIVAL_FOREIGN_VOICES: it ru cs fi), mapped
+# through their phone sets (server.corpus.festival_phones) and the same IPA features.
+FESTIVAL_LANGUAGES = tuple(sorted({code for code, _, _ in FESTIVAL_FOREIGN_VOICES.values()}))
+LANGUAGES = ("en",) + tuple(ESPEAK_LANGUAGES) + tuple(c for c in FESTIVAL_LANGUAGES if c not in ESPEAK_LANGUAGES)
+ENGINES = ("espeak", "flite", "festival")
 # Share of a non-English language's items spoken by its held-out voices (English: 2 of 51 espeak
 # variants and flite rms, by the voice draw).
 FOREIGN_HELDOUT_SHARE = 0.1
@@ -49,20 +57,46 @@ ENGINE_WEIGHTS = {"espeak": 0.55, "flite": 0.30, "festival": 0.15}
 BABBLE_BANK_ITEMS = 16
 
 
+def parse_engines(engines) -> dict[str, tuple[str, ...] | None]:
+    """Engine specs -> {engine: the languages it may speak (None: all)}. A spec is an engine name,
+    or `engine:code+code` to use that engine for those languages only (e.g. "espeak:cs+fi")."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for spec in engines:
+        name, _, codes = spec.partition(":")
+        if name not in ENGINES:
+            raise ValueError(f"unknown engines [{name!r}]; choose from {', '.join(ENGINES)}")
+        out[name] = tuple(c for c in codes.split("+") if c) if codes else None
+    return out
+
+
+def language_engines(code: str) -> tuple[str, ...]:
+    """The engines that have voices for corpus language `code`."""
+    if code == "en":
+        return ENGINES
+    return tuple(e for e, ok in (("espeak", code in ESPEAK_LANGUAGES),
+                                 ("festival", code in FESTIVAL_LANGUAGES)) if ok)
+
+
 def available_voices(engines: tuple[str, ...], languages: tuple[str, ...] = ("en",)) -> dict[str, list[str]]:
     """Voices by engine. English-only: today's English voices; with other languages, their espeak
-    voices (every variant) follow the English ones in the espeak list."""
+    voices (every variant) follow the English ones in the espeak list, and their festival voices
+    (it ru cs fi) the English festival voices."""
+    spec = parse_engines(engines)
+    allowed = lambda engine, code: engine in spec and (spec[engine] is None or code in spec[engine])
     voices: dict[str, list[str]] = {}
-    if "espeak" in engines:
-        bases = (ESPEAK_ACCENTS if "en" in languages else []) + [
-            ESPEAK_LANGUAGES[code] for code in languages if code != "en"]
+    if "espeak" in spec:
+        bases = (ESPEAK_ACCENTS if allowed("espeak", "en") and "en" in languages else []) + [
+            ESPEAK_LANGUAGES[code] for code in languages
+            if code != "en" and code in ESPEAK_LANGUAGES and allowed("espeak", code)]
         voices["espeak"] = [a + ("+" + v if v else "") for a in bases for v in ESPEAK_VARIANTS]
-    if "en" not in languages:
-        return {k: v for k, v in voices.items() if v}
-    if "flite" in engines:
+    english = "en" in languages
+    if english and allowed("flite", "en"):
         voices["flite"] = [v for v in flite_voices() if v != "awb_time"]
-    if "festival" in engines:
-        voices["festival"] = festival_voices()
+    if "festival" in spec:
+        names = festival_voices() if english and allowed("festival", "en") else []
+        names += [n for n, code in festival_foreign_voices().items()
+                  if code in languages and allowed("festival", code)]
+        voices["festival"] = names
     return {k: v for k, v in voices.items() if v}
 
 
@@ -73,6 +107,8 @@ def voice_language(engine: str, name: str) -> str:
         for code, voice in ESPEAK_LANGUAGES.items():
             if base == voice:
                 return code
+    if engine == "festival" and name in FESTIVAL_FOREIGN_VOICES:
+        return FESTIVAL_FOREIGN_VOICES[name][0]
     return "en"
 
 
@@ -105,6 +141,16 @@ def draw_voice(rng: np.random.Generator, voices: dict[str, list[str]]) -> Voice:
         mean = rng.uniform(85, 150) if male else rng.uniform(150, 230)
         return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=float(mean),
                      pitch_range=float(rng.uniform(5, 35)))
+    if name in FESTIVAL_FOREIGN_VOICES:
+        if FESTIVAL_FOREIGN_VOICES[name][2] == "czech":   # czech.scm's simple contours take a mean
+            female = name == "czech_dita"
+            mean = rng.uniform(170, 250) if female else rng.uniform(90, 150)
+            return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=float(mean),
+                         pitch_range=float(rng.uniform(4, 25)))
+        # msu_ru_nsh_clunits concatenates recorded units at their own length: Duration_Stretch
+        # does nothing there, so its rate stays 1.
+        rate = 1.0 if name.endswith("_clunits") else float(rng.uniform(0.8, 1.3))
+        return Voice(engine, name, rate=rate, pitch=0.0, pitch_range=0.0)
     if name.endswith("_diphone"):
         return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=float(rng.uniform(85, 150)),
                      pitch_range=float(rng.uniform(6, 30)))
@@ -129,9 +175,18 @@ def breath(rng: np.random.Generator, seconds: float, level: float) -> np.ndarray
 
 def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
     language = voice_language(voice.engine, voice.name)
-    audio, raw = synth(phrase, voice, ipa=language != "en")
+    audio, raw = synth(phrase, voice, ipa=language != "en" and voice.engine == "espeak")
     duration = len(audio) / SAMPLE_RATE
-    if language != "en":
+    if voice.engine == "festival" and language != "en":
+        # Debian's Italian/Russian/Czech/Finnish festival voices: their phone set -> IPA -> ARPAbet.
+        # Their stop segments hold the closure and end at the release, but some Czech and Russian
+        # stops start 10-40 ms after the closure began, and a stop after a pause gets none of the
+        # silence before it (measured on the waveform, docs/TEACHER.md): the same correction as
+        # espeak's, which moves a start only over quiet frames.
+        phone_set = FESTIVAL_FOREIGN_VOICES[voice.name][2]
+        phones = to_arpabet(raw, lambda n: festival_to_arpabet(n, phone_set))
+        phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
+    elif language != "en":
         # Other languages: espeak's IPA through articulatory features (server.corpus.ipa).
         phones = to_arpabet(raw, lambda n: ipa.espeak_to_arpabet(n, language))
         phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
@@ -167,7 +222,10 @@ def make_clean(index: int, seed: int, voices: dict[str, list[str]], *, max_phras
         if language != "en":
             # A fixed share of held-out voices, so every language has held-out items to evaluate.
             heldout = bool(rng.random() < FOREIGN_HELDOUT_SHARE)
-            lang_voices = {"espeak": [n for n in lang_voices["espeak"] if is_heldout("espeak", n) == heldout]}
+            split_voices = {e: [n for n in names if is_heldout(e, n) == heldout]
+                            for e, names in lang_voices.items()}
+            # A language with no held-out voice (e.g. Russian festival only) draws from its others.
+            lang_voices = {e: names for e, names in split_voices.items() if names} or lang_voices
         voice = draw_voice(rng, lang_voices)
         if language == "en":
             phrases = text.utterance(rng, max_phrases=max_phrases)
@@ -361,9 +419,14 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
     unknown = [code for code in languages if code not in LANGUAGES]
     if unknown or not languages:
         raise ValueError(f"unknown languages {unknown}; choose from {', '.join(LANGUAGES)}")
-    if "en" not in languages and "espeak" not in engines:
-        raise ValueError("languages other than English need the espeak engine")
+    engines = tuple(engines)
+    parse_engines(engines)
     voices = available_voices(engines, languages)
+    silent = [code for code in languages if not language_voices(voices, code)]
+    if silent:
+        raise EngineError(f"no installed voice of the engines {engines} speaks {silent} "
+                          f"(espeak: {', '.join(ESPEAK_LANGUAGES)}; festival also "
+                          f"{', '.join(FESTIVAL_LANGUAGES)}: scripts/_env.sh CORPUS_APT_PACKAGES)")
     if not voices:
         raise EngineError(f"none of the engines {engines} is installed (apt-get install espeak-ng flite festival)")
     config = {"format": FORMAT_VERSION, "seed": seed, "hours": hours, "n_augment": n_augment,

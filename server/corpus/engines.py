@@ -269,6 +269,40 @@ def festival_voices() -> list[str]:
     return names
 
 
+# Debian's non-English festival voices: voice name (its directory under voices/<language>/, and
+# `(voice_<name>)` in Scheme) -> (corpus language code, the text encoding its front end reads, its
+# phone set in server.corpus.festival_phones). UTF-8 text fails in the Italian front end (LTS "no
+# rule matches"); Czech reads ISO-8859-2 (czech.scm's voices proclaim it), Finnish ISO-8859-1;
+# the Russian msu voice reads UTF-8 (its lexicon splits words with utf8explode).
+FESTIVAL_FOREIGN_VOICES: dict[str, tuple[str, str, str]] = {
+    "pc_diphone": ("it", "iso-8859-1", "italian"),       # festvox-itapc16k, male
+    "lp_diphone": ("it", "iso-8859-1", "italian"),       # festvox-italp16k, female
+    "msu_ru_nsh_clunits": ("ru", "utf-8", "msu_ru"),     # festvox-ru, male, unit selection
+    "czech_ph": ("cs", "iso-8859-2", "czech"),           # festvox-czech-ph, male
+    "czech_dita": ("cs", "iso-8859-2", "czech"),         # festvox-czech-dita, female
+    "czech_machac": ("cs", "iso-8859-2", "czech"),       # festvox-czech-machac, male
+    "czech_krb": ("cs", "iso-8859-2", "czech"),          # festvox-czech-krb, male
+    "suo_fi_lj_diphone": ("fi", "iso-8859-1", "finnish"),  # festvox-suopuhe-lj, female
+    "hy_fi_mv_diphone": ("fi", "iso-8859-1", "finnish"),   # festvox-suopuhe-mv, male
+}
+FESTIVAL_FOREIGN_DIRS = ("italian", "russian", "czech", "finnish")
+
+
+def festival_foreign_voices() -> dict[str, str]:
+    """Installed non-English festival voices: name -> corpus language code."""
+    if shutil.which("festival") is None:
+        return {}
+    found = {}
+    for base in FESTIVAL_VOICE_DIRS:
+        for lang in FESTIVAL_FOREIGN_DIRS:
+            d = os.path.join(base, lang)
+            if os.path.isdir(d):
+                for name in sorted(os.listdir(d)):      # e.g. suopuhe.common is not a voice
+                    if name in FESTIVAL_FOREIGN_VOICES:
+                        found[name] = FESTIVAL_FOREIGN_VOICES[name][0]
+    return found
+
+
 def _scheme_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -276,27 +310,44 @@ def _scheme_string(text: str) -> str:
 def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
     if shutil.which("festival") is None:
         raise EngineError("festival not found: apt-get install festival festvox-kallpc16k")
+    foreign = FESTIVAL_FOREIGN_VOICES.get(voice.name)
+    encoding = foreign[1] if foreign else "utf-8"
     with tempfile.TemporaryDirectory(prefix="mp_festival_") as tmp:
         wav_path = os.path.join(tmp, "out.wav")
         script = os.path.join(tmp, "synth.scm")
-        with open(script, "w") as f:
-            f.write(f"(voice_{voice.name})\n")
-            f.write(f"(Parameter.set 'Duration_Stretch {1.0 / voice.rate:.3f})\n")
-            if voice.pitch > 0 and voice.name.endswith("_diphone"):
-                # Diphone voices take their intonation targets from int_lr_params (model 170/34 Hz).
-                f.write(f"(set! int_lr_params '((target_f0_mean {voice.pitch:.1f}) (target_f0_std "
-                        f"{max(voice.pitch_range, 1.0):.1f}) (model_f0_mean 170) (model_f0_std 34)))\n")
-            f.write(f"(set! utt1 (Utterance Text {_scheme_string(text)}))\n")
-            f.write("(utt.synth utt1)\n")
-            f.write(f"(utt.save.wave utt1 {_scheme_string(wav_path)} 'riff)\n")
-            f.write("(mapcar (lambda (s) (format t \"SEG %s %f\\n\" (item.name s) (item.feat s \"end\")))"
-                    " (utt.relation.items utt1 'Segment))\n")
-        proc = subprocess.run(["festival", "-b", script], capture_output=True, text=True)
+        lines = [f"(voice_{voice.name})",
+                 f"(Parameter.set 'Duration_Stretch {1.0 / voice.rate:.3f})"]
+        if voice.pitch > 0 and voice.name.endswith("_diphone") and not foreign:
+            # Diphone voices take their intonation targets from int_lr_params (model 170/34 Hz).
+            lines.append(f"(set! int_lr_params '((target_f0_mean {voice.pitch:.1f}) (target_f0_std "
+                         f"{max(voice.pitch_range, 1.0):.1f}) (model_f0_mean 170) (model_f0_std 34)))")
+        elif voice.pitch > 0 and foreign and foreign[2] == "czech":
+            # The Czech voices' contours (czech.scm, Int_Targets_General) take a mean and a spread
+            # in Hz from int_general_params, which selecting the voice has just set.
+            lines.append(f"(set! int_general_params (list (list 'targ_func czech-int-targets) "
+                         f"'(f0_mean {voice.pitch:.1f}) '(f0_std {max(voice.pitch_range, 1.0):.1f})))")
+        lines += [f"(set! utt1 (Utterance Text {_scheme_string(text)}))",
+                  "(utt.synth utt1)",
+                  f"(utt.save.wave utt1 {_scheme_string(wav_path)} 'riff)",
+                  "(mapcar (lambda (s) (format t \"SEG %s %f\\n\" (item.name s) (item.feat s \"end\")))"
+                  " (utt.relation.items utt1 'Segment))"]
+        try:
+            data = ("\n".join(lines) + "\n").encode(encoding)
+        except UnicodeEncodeError as exc:
+            raise EngineError(f"festival voice {voice.name} reads {encoding}, which cannot hold "
+                              f"{text[exc.start:exc.end]!r} in {text!r}") from None
+        with open(script, "wb") as f:
+            f.write(data)
+        proc = subprocess.run(["festival", "-b", script], capture_output=True)
+        stdout = proc.stdout.decode(encoding, "replace")
         if proc.returncode != 0 or not os.path.exists(wav_path):
-            raise EngineError(f"festival voice {voice.name} failed: {proc.stderr.strip()[:200]}")
+            stderr = proc.stderr.decode(encoding, "replace")
+            raise EngineError(f"festival voice {voice.name} failed: {stderr.strip()[:200]}")
         audio, rate = sf.read(wav_path, dtype="float32")
-    ends = [(line.split()[1], float(line.split()[2])) for line in proc.stdout.splitlines()
+    ends = [(line.split()[1], float(line.split()[2])) for line in stdout.splitlines()
             if line.startswith("SEG ")]
+    if not ends:
+        raise EngineError(f"festival voice {voice.name} gave no segments for {text!r}")
     return _from_segment_ends(audio, rate, ends)
 
 

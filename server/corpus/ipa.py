@@ -278,6 +278,18 @@ def ipa_to_arpabet(text: str) -> tuple[str, ...]:
     return segments_to_arpabet(parse_ipa(text))
 
 
+def phone_ipa_to_arpabet(ipa: str, what: str) -> tuple[str, ...]:
+    """ipa_to_arpabet for one engine phone, `what` naming it in the UnknownPhone raised when its
+    IPA has no features or no target (e.g. "espeak phoneme 'Q'")."""
+    try:
+        targets = ipa_to_arpabet(ipa)
+    except UnknownPhone as exc:
+        raise UnknownPhone(f"{what} (IPA {ipa!r}): {exc}") from None
+    if not targets:
+        raise UnknownPhone(f"{what} (IPA {ipa!r}) has no ARPAbet mapping")
+    return targets
+
+
 def _strip_mnemonic(name: str) -> str:
     return "".join(ch for ch in name if ch not in "0123456789#;:~^',-!\"[")
 
@@ -297,10 +309,4 @@ def espeak_to_arpabet(name, language: str | None = None) -> tuple[str, ...]:
         # espeak sends its mnemonic (ASCII, "??") where it has no IPA: parse the mnemonic.
         stripped = _strip_mnemonic(mnemonic)
         ipa = MNEMONIC_IPA.get(mnemonic) or MNEMONIC_IPA.get(stripped) or stripped
-    try:
-        targets = ipa_to_arpabet(ipa)
-    except UnknownPhone as exc:
-        raise UnknownPhone(f"espeak phoneme {mnemonic!r} (IPA {ipa!r}): {exc}") from None
-    if not targets:
-        raise UnknownPhone(f"espeak phoneme {mnemonic!r} (IPA {ipa!r}) has no ARPAbet mapping")
-    return targets
+    return phone_ipa_to_arpabet(ipa, f"espeak phoneme {mnemonic!r}")
