@@ -53,23 +53,24 @@ class AcousticClosureDetector(nn.Module):
     input = "features"
 
     def __init__(self, n_mels: int = 80, hidden: int = 96, dilations: tuple = (1, 2, 4, 8, 16, 1, 2, 4),
-                 stride: int = 2, mel_rate: float = 100.0, envelope: tuple = (0.35, 0.6)):
+                 stride: int = 2, mel_rate: float = 100.0, envelope: tuple = (0.35, 0.6), dropout: float = 0.0):
         super().__init__()
         self.n_mels, self.hidden, self.dilations, self.stride = n_mels, hidden, tuple(dilations), stride
+        self.dropout = float(dropout)
         # Probability -> closure envelope: 0 below envelope[0], 1 from envelope[1]; chosen per
         # trained detector on held-out synthetic voices (docs/TRAINING.md), kept with its weights.
         self.envelope = (float(envelope[0]), float(envelope[1]))
         self.mel_rate = float(mel_rate)
         self.rate = self.mel_rate / stride
         self.inp = nn.Conv1d(n_mels, hidden, 2 * stride + 1, stride=stride, padding=stride)
-        self.blocks = nn.ModuleList(_Residual(hidden, d) for d in self.dilations)
+        self.blocks = nn.ModuleList(_Residual(hidden, d, self.dropout) for d in self.dilations)
         self.out = nn.Conv1d(hidden, 1, 1)
         self.receptive_radius = stride * (2 + sum(self.dilations))  # in mel frames
 
     def config(self) -> dict:
         return {"input": self.input, "n_mels": self.n_mels, "hidden": self.hidden,
                 "dilations": list(self.dilations), "stride": self.stride, "mel_rate": self.mel_rate,
-                "envelope": list(self.envelope)}
+                "envelope": list(self.envelope), "dropout": self.dropout}
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """feats (B, n_mels, T_mel) normalised log-mel -> logits (B, T_mel / stride) at ``rate``."""
@@ -88,14 +89,15 @@ class AcousticClosureDetector(nn.Module):
 
 
 class _Residual(nn.Module):
-    def __init__(self, channels: int, dilation: int):
+    def __init__(self, channels: int, dilation: int, dropout: float = 0.0):
         super().__init__()
         self.conv = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
         self.mix = nn.Conv1d(channels, channels, 1)
         self.act = nn.SiLU()
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return x + self.mix(self.act(self.conv(self.act(x))))
+        return x + self.mix(self.drop(self.act(self.conv(self.act(x)))))
 
 
 def build_closure_detector(config: dict | None, audio_dim: int) -> nn.Module | None:

@@ -59,12 +59,14 @@ class DetectorSettings:
     pos_weight: float = 2.0
     band_masks: int = 2            # mel bands masked per crop (SpecAugment-style), each up to 8 bins
     feature_noise: float = 0.15    # std of Gaussian noise on the normalised log-mel
+    dropout: float = 0.0           # in the detector's residual blocks
     ema_decay: float = 0.999
     threads: int = 1
     seed: int = 0
     eval_every: int = 500
     eval_items: int = 300
     checkpoint_minutes: float = 5.0
+    init: str | None = None        # a trained detector.pt to start from (e.g. to add a corpus)
 
 
 @dataclass
@@ -197,7 +199,7 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
     encoder = build_encoder(base_cfg["features"])
     fps = float(base_cfg["fps"])
     detector = AcousticClosureDetector(n_mels=encoder.n_mels, hidden=s.hidden, dilations=tuple(s.dilations),
-                                       mel_rate=encoder.input_rate)
+                                       mel_rate=encoder.input_rate, dropout=s.dropout)
     ema = copy.deepcopy(detector).eval().requires_grad_(False)
     opt = torch.optim.AdamW(detector.parameters(), lr=s.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(s.seed)
@@ -212,6 +214,12 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
         step, elapsed_before = state["step"], state["elapsed"]
         if not quiet:
             print(f"resuming {run_dir} at step {step} ({elapsed_before / 60:.1f} min trained)", flush=True)
+    elif s.init:
+        start = torch.load(s.init, map_location="cpu", weights_only=False)
+        detector.load_state_dict(start["state_dict"])
+        ema.load_state_dict(start["state_dict"])
+        if not quiet:
+            print(f"starting from {s.init} ({start['training'].get('steps')} steps)", flush=True)
 
     def bar_for(desc):
         bar = None if quiet else tqdm(desc=desc, unit="item")
@@ -246,12 +254,15 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
     log = open(run_dir / "log.jsonl", "a")
     bar = None if quiet else tqdm(total=s.max_steps, initial=step, desc="training the detector", unit="step")
     running = None
+    best = {"bce": float("inf"), "step": None, "figures": None, "state": None}
+    if state_file.is_file() and state.get("best"):
+        best = state["best"]
 
     def save():
         tmp = state_file.with_suffix(".tmp")
         torch.save({"model": detector.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "generator": generator.get_state(), "step": step,
-                    "elapsed": elapsed_before + time.time() - started, "settings": asdict(s)}, tmp)
+                    "elapsed": elapsed_before + time.time() - started, "settings": asdict(s), "best": best}, tmp)
         os.replace(tmp, state_file)
 
     try:
@@ -277,6 +288,10 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
             if step % s.eval_every == 0:
                 figures = evaluate(ema, heldout)
                 detector.train()
+                if figures["bce"] < best["bce"]:
+                    # Early stopping on unseen voices: the detector that generalises best is kept.
+                    best.update(bce=figures["bce"], step=step, figures=figures,
+                                state={k: v.clone() for k, v in ema.state_dict().items()})
                 record = {"step": step, "loss": running, "minutes": round((elapsed_before + time.time() - started) / 60, 2),
                           **figures}
                 log.write(json.dumps(record) + "\n")
@@ -294,15 +309,19 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
             bar.close()
         log.close()
     save()
+    if best["state"] is not None:
+        ema.load_state_dict(best["state"])
     figures = evaluate(ema, heldout)
     out = run_dir / "detector.pt"
     torch.save({"config": ema.config(), "state_dict": ema.state_dict(),
-                "training": {"steps": step, "minutes": round((elapsed_before + time.time() - started) / 60, 1),
+                "training": {"steps": step, "kept_step": best["step"] or step,
+                             "minutes": round((elapsed_before + time.time() - started) / 60, 1),
                              "hours": round(stream.seconds / 3600, 2), "renderings": stream.items,
                              "corpus": [str(c) for c in s.corpus], "heldout": figures,
                              "settings": {k: v for k, v in asdict(s).items() if k not in ("cache",)}}}, out)
     if not quiet:
-        print(f"held-out ({len(heldout)} items): bilabials found {figures['found']:.3f}, open vowels left "
+        print(f"kept the detector of step {best['step'] or step} (lowest held-out cross-entropy); held-out "
+              f"({len(heldout)} items): bilabials found {figures['found']:.3f}, open vowels left "
               f"open {figures['open_left']:.3f}; detector in {out}", flush=True)
     return out
 
@@ -332,7 +351,7 @@ def attach(detector_file, base, out) -> Path:
 
 
 # Candidate (low, high) envelopes for choose_envelope, from the old head's (0.35, 0.6) down.
-ENVELOPES = ((0.35, 0.6), (0.3, 0.5), (0.25, 0.45), (0.2, 0.4), (0.15, 0.35), (0.1, 0.3))
+ENVELOPES = ((0.35, 0.6), (0.3, 0.5), (0.25, 0.45), (0.2, 0.4), (0.15, 0.35), (0.1, 0.3), (0.05, 0.2))
 # How much of the open vowels the closures may cost against no closure guidance at all.
 OPEN_VOWEL_COST = 0.01
 
@@ -405,6 +424,10 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=DetectorSettings.minutes)
     ap.add_argument("--threads", type=int, default=DetectorSettings.threads)
     ap.add_argument("--eval-items", type=int, default=DetectorSettings.eval_items)
+    ap.add_argument("--init", help="a trained detector.pt to start from")
+    ap.add_argument("--lr", type=float, default=DetectorSettings.lr)
+    ap.add_argument("--dropout", type=float, default=DetectorSettings.dropout)
+    ap.add_argument("--feature-noise", type=float, default=DetectorSettings.feature_noise)
     ap.add_argument("--attach", metavar="CHECKPOINT", help="instead of training: put <run>/detector.pt into a "
                                                           "copy of CHECKPOINT, written to --out")
     ap.add_argument("--out", help="where --attach writes the checkpoint")
@@ -432,7 +455,8 @@ def main(argv=None) -> int:
         print(f"chosen: {figures['chosen']} (written into {args.choose_envelope})")
         return 0
     settings = DetectorSettings(minutes=args.minutes, threads=args.threads, cache=args.cache, base=args.base,
-                                eval_items=args.eval_items)
+                                eval_items=args.eval_items, init=args.init, lr=args.lr, dropout=args.dropout,
+                                feature_noise=args.feature_noise)
     if args.corpus:
         settings.corpus = args.corpus
     missing = [c for c in settings.corpus if not (Path(c) / "manifest.jsonl").is_file()]
