@@ -10,7 +10,7 @@ from addon.core import client, performance
 
 def test_the_ranges_keys_and_languages_are_the_sidecars():
     from server import style as server_style
-    from server.speech.language import TRAINED
+    from server.speech.language import TRAINED, UNDETERMINED, uses_recogniser
     from server.teacher.style import EMOTIONS, Style
 
     assert performance.KEYS == server_style.KEYS
@@ -19,6 +19,8 @@ def test_the_ranges_keys_and_languages_are_the_sidecars():
     assert performance.RANGES == {k: Style.RANGES[k] for k in performance.RANGES}
     assert set(performance.RANGES) == set(performance.KEYS) - {"emotion"}
     assert tuple(code for code, _ in performance.LANGUAGES) == TRAINED
+    assert performance.OTHER_LANGUAGE[0] == UNDETERMINED
+    assert not uses_recogniser(performance.OTHER_LANGUAGE[0], has_detector=True)
     neutral = Style.neutral().as_dict()
     assert {k: performance.DEFAULTS[k] for k in performance.CONTROLS} == {k: neutral[k] for k in performance.CONTROLS}
     for key, (low, high) in performance.RANGES.items():

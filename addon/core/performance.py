@@ -48,6 +48,10 @@ LANGUAGES: tuple[tuple[str, str], ...] = (
     ("pt", "Portuguese"), ("ru", "Russian"), ("pl", "Polish"), ("hi", "Hindi"), ("cmn", "Mandarin"),
     ("ja", "Japanese"), ("ar", "Arabic"), ("sw", "Swahili"))
 
+# Speech in a language not listed: the sidecar's "und" (ISO 639 "undetermined") keeps the English
+# word recogniser off, so only the model's own closure detector places lip closures.
+OTHER_LANGUAGE: tuple[str, str] = ("und", "Other language")
+
 Span = tuple[float, float]  # scene frames: first frame heard, frame where it stops (exclusive)
 
 

@@ -131,8 +131,8 @@ def main(argv=None) -> int:
     from server.engine import Engine
 
     engine = Engine.from_checkpoint(args.checkpoint, device="cpu")
-    lines = ["| language | held-out items (s) | closure: auto · told the language · denoiser alone | "
-             "open vowels: auto · told · alone | jawOpen r vs teacher | mouth MAE |", "|---|---|---|---|---|---|"]
+    lines = ["| language | held-out items (s) | closure: model alone · told the language · denoiser alone | "
+             "open vowels: model alone · told · denoiser alone | jawOpen r vs teacher | mouth MAE |", "|---|---|---|---|---|---|"]
     groups = heldout_by_language(args.heldout, args.items_per_language)
     total = defaultdict(lambda: lipsync.Share(0, 0))
     for language, items in groups.items():
@@ -149,8 +149,8 @@ def main(argv=None) -> int:
                      f"{total['open_auto']} · {total['open_told']} · {total['open_denoiser']} | | |")
     print("\n".join(lines))
     if args.foreign:
-        print("\n| real clip | seconds | closures per second: auto (sources) · language en (sources) · "
-              "denoiser alone | sync: auto · en · alone |\n|---|---|---|---|")
+        print("\n| real clip | seconds | closures per second: model alone (sources) · language en (sources) · "
+              "denoiser alone | sync: model alone · en · denoiser alone |\n|---|---|---|---|")
         for wav in args.foreign:
             log(f"foreign clip {Path(wav).name}")
             f = score_foreign(engine, wav)

@@ -143,6 +143,8 @@ def test_a_job_sends_the_set_style_keys_the_language_and_the_dialogue(speech_sce
     assert body["style_guidance"] == 2.0 and body["language"] == "es" and body["transcript"] == "hola que tal"
     scene.mouthpiece.dialogue = "typed words"
     assert plan_job("generate", bpy.context).build_request()["transcript"] == "typed words"
+    scene.mouthpiece.language = "und"   # "Other language": the model's own detector alone
+    assert plan_job("generate", bpy.context).build_request()["language"] == "und"
     assert bpy.ops.mouthpiece.reset_performance() == {"FINISHED"}
     body = plan_job("generate", bpy.context).build_request()
     assert "style" not in body and "style_guidance" not in body

@@ -77,9 +77,12 @@ class MouthpieceSceneSettings(bpy.types.PropertyGroup):
     language: bpy.props.EnumProperty(
         name="Language", default=performance.AUTO_LANGUAGE, override=OVERRIDABLE,
         description="The language spoken: the lip closures of English words are placed only for English",
-        items=[(performance.AUTO_LANGUAGE, "Auto", "Let the sidecar tell (the model alone hears closures in any "
-                                                   "language)")]
-              + [(code, name, f"{name} ({code})") for code, name in performance.LANGUAGES])
+        items=[(performance.AUTO_LANGUAGE, "Auto", "Not said: English word recognition adds its lip closures "
+                                                   "beside the model's own (choose the language, or Other, for "
+                                                   "speech that is not English)")]
+              + [(code, name, f"{name} ({code})") for code, name in performance.LANGUAGES]
+              + [(performance.OTHER_LANGUAGE[0], performance.OTHER_LANGUAGE[1],
+                  "A language not listed: the model's own closure detector alone, no English word recognition")])
     dialogue: bpy.props.StringProperty(
         name="Dialogue", override=OVERRIDABLE,
         description="What is said (sent with the job, so lip closures and vowels follow the words). Empty: the "
