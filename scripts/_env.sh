@@ -7,10 +7,12 @@ PY="$VENV/bin/python"
 # What the tests and the demo need (espeak-ng speech for test clips and the tiny corpus; sox for
 # the corpus's pitch shifting), and what building the full training corpus adds.
 APT_PACKAGES=(espeak-ng libespeak-ng1 sox)
+CORPUS_APT_PACKAGES=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 # Debian's festival voices for the corpus's other languages: Italian (pc, lp; festlex-ifd), Russian
-# (msu), Czech (ph, dita, machac, krb; festival-czech), Finnish (lj, mv; suopuhe-common).
-CORPUS_APT_PACKAGES=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-                     festvox-itapc16k festvox-italp16k festlex-ifd festvox-ru
+# (msu), Czech (ph, dita, machac, krb; festival-czech), Finnish (lj, mv; suopuhe-common). About
+# 230 MB (the Russian voice is 179 MB), so scripts/make_corpus installs them only when it is asked
+# for one of those languages.
+FESTIVAL_LANGUAGE_APT_PACKAGES=(festvox-itapc16k festvox-italp16k festlex-ifd festvox-ru
                      festival-czech festvox-czech-ph festvox-czech-dita festvox-czech-machac
                      festvox-czech-krb festvox-suopuhe-common festvox-suopuhe-lj festvox-suopuhe-mv)
 

@@ -1,7 +1,7 @@
 """Debian's non-English festival voices in the corpus (Italian, Russian, Czech, Finnish): every
 phone of their phone sets maps through IPA to ARPAbet, each installed voice synthesises with
 contiguous phones and closed lips where its p/b/m are, held-out voices exist per language.
-Voice tests skip when the voice's package is not installed (scripts/_env.sh CORPUS_APT_PACKAGES,
+Voice tests skip when the voice's package is not installed (scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES,
 installed by scripts/make_corpus)."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ SENTENCES = {"it": "La mamma ha comprato una pipa e un bambolotto per Paolo.",
 def _need(name: str) -> None:
     if name not in INSTALLED:
         pytest.skip(f"festival voice {name} not installed (apt-get install {PACKAGES[name]}; "
-                    f"scripts/_env.sh CORPUS_APT_PACKAGES)")
+                    f"scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES)")
 
 
 def _frames_db(audio: np.ndarray, hop: int = 80) -> np.ndarray:
@@ -158,7 +158,7 @@ def test_text_the_encoding_cannot_hold_is_an_engine_error():
 def test_tiny_festival_build_has_languages_and_splits(tmp_path):
     languages = tuple(code for code in ("cs", "fi") if any(c == code for c in INSTALLED.values()))
     if not languages:
-        pytest.skip("no Czech or Finnish festival voice installed (scripts/_env.sh CORPUS_APT_PACKAGES)")
+        pytest.skip("no Czech or Finnish festival voice installed (scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES)")
     out = str(tmp_path / "fest")
     summary = build_corpus(out, hours=0, seed=3, n_augment=1, workers=1, engines=("festival",),
                            max_phrases=1, max_items=4, progress=False, bank_size=2, languages=languages)

@@ -4,7 +4,7 @@ Build: `scripts/make_corpus --out data/corpus --hours 3 --seed 0 [--workers 2] [
 (hours = clean audio; total = hours x (1 + augment)). Rerun the same command to resume after
 Ctrl-C or a kill; a larger --hours extends the corpus. System packages: espeak-ng, flite,
 festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts, sox, and for other
-languages the festival voices in scripts/_env.sh CORPUS_APT_PACKAGES.
+languages the festival voices in scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES.
 
 Layout (docs/ARCHITECTURE.md, "Corpus on disk"):
 - items/<index>_clean.wav|json and items/<index>_aug<k>.wav|json: 16 kHz mono PCM16 and

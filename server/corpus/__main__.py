@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         "comma-separated language codes, each item's language drawn evenly among them: en (espeak's "
         "English accents, flite, festival) and espeak-ng's es fr de it pt ru pl hi cmn ja ar sw cs fi; "
         "it ru cs fi also get Debian's festival voices where installed (Italian pc/lp, Russian msu, "
-        "Czech ph/dita/machac/krb, Finnish lj/mv; scripts/_env.sh CORPUS_APT_PACKAGES). Held out "
+        "Czech ph/dita/machac/krb, Finnish lj/mv; scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES). Held out "
         "(split heldout, never trained on): espeak variants m2 and f3, flite rms, festival lp_diphone, "
         "czech_machac and hy_fi_mv_diphone"))
     args = parser.parse_args(argv)

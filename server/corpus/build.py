@@ -426,7 +426,7 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
     if silent:
         raise EngineError(f"no installed voice of the engines {engines} speaks {silent} "
                           f"(espeak: {', '.join(ESPEAK_LANGUAGES)}; festival also "
-                          f"{', '.join(FESTIVAL_LANGUAGES)}: scripts/_env.sh CORPUS_APT_PACKAGES)")
+                          f"{', '.join(FESTIVAL_LANGUAGES)}: scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES)")
     if not voices:
         raise EngineError(f"none of the engines {engines} is installed (apt-get install espeak-ng flite festival)")
     config = {"format": FORMAT_VERSION, "seed": seed, "hours": hours, "n_augment": n_augment,

@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
             continue
         missing = [n for n, (code, _, _) in FESTIVAL_FOREIGN_VOICES.items() if code == language and n not in installed]
         if missing:
-            print(f"{language} festival: not installed: {' '.join(missing)} (scripts/_env.sh CORPUS_APT_PACKAGES)")
+            print(f"{language} festival: not installed: {' '.join(missing)} (scripts/_env.sh FESTIVAL_LANGUAGE_APT_PACKAGES)")
         for name in [n for n, code in installed.items() if code == language]:
             inventory, problems = check_festival(name)
             print(f"{language} festival:{name}", " ".join(f"{p}/{i or '-'}>{'.'.join(t)}" for (p, i), t in inventory.items()))
