@@ -63,9 +63,9 @@ from server.timebase import num_frames, resample_curves
 
 RECOGNITION_CACHE = 64  # audio clips whose recognised phones are kept (takes and edits reuse them; small)
 WINDOW_FRAMES = 1024  # model frames per denoiser call for long inputs (34 s at 30 fps)
-STYLE_SEED_STREAM = 0x5717
+STYLE_SEED_STREAM = 0x5717  # a take's style is drawn from (seed, this): apart from its noise
 # What an edit takes from the kept animation around it when the request does not set it.
-EDIT_INFERRED_KEYS = ("articulation", "smile", "asymmetry", "emotion", "intensity")  # a take's style is drawn from (seed, this): apart from its noise
+EDIT_INFERRED_KEYS = ("articulation", "smile", "asymmetry", "emotion", "intensity")
 
 
 @dataclass
