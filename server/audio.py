@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import dataclasses
 from dataclasses import dataclass
 from math import gcd
 
@@ -48,6 +49,13 @@ class Audio:
     @property
     def duration(self) -> float:
         return len(self.samples) / self.sample_rate
+
+
+def joined(parts: list[Audio]) -> Audio:
+    """One clip of ``parts`` played one after another (the first part's source description)."""
+    if len(parts) == 1:
+        return parts[0]
+    return dataclasses.replace(parts[0], samples=np.concatenate([a.samples for a in parts]))
 
 
 def _describe(source) -> str:

@@ -239,7 +239,7 @@ class Engine:
         detector = self.model.closure_detector
         if detector is None:
             return None
-        if getattr(detector, "input", "encoder") == "features":
+        if detector.input == "features":
             if features is None:
                 raise ValueError("the acoustic closure detector needs the audio features")
             p = torch.sigmoid(detector(features[None].float()))

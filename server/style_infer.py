@@ -258,9 +258,7 @@ def model_set(engine, corpora, n: int, rng: np.random.Generator, split: str = "t
     exactly (its blinks, gaze and brows are smoother, and its range of brow activity narrower),
     so matching a Mouthpiece take is fitted on Mouthpiece takes too. The takes are made with the
     model's closure detector alone (language "und"): the recogniser would only cost time."""
-    import dataclasses
-
-    from server.audio import load_audio
+    from server.audio import joined, load_audio
     from server.engine import GenerationRequest
     from server.speech.language import UNDETERMINED
     from server.style import public_dict
@@ -278,8 +276,7 @@ def model_set(engine, corpora, n: int, rng: np.random.Generator, split: str = "t
             k += 1
             parts.append(load_audio(str(Path(corpus) / "items" / f"{item['id']}.wav")))
             total += parts[-1].duration
-        audio = parts[0] if len(parts) == 1 else dataclasses.replace(
-            parts[0], samples=np.concatenate([a.samples for a in parts]))
+        audio = joined(parts)
         style = Style.random_broad(rng)
         take = engine.generate(GenerationRequest(audio=audio, fps=FPS, seed=int(rng.integers(2**31)),
                                                  style=public_dict(style), language=UNDETERMINED)).takes[0]

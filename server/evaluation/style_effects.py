@@ -95,16 +95,14 @@ def measure_clip(engine, audio, seed: int, style_guidance: float | None) -> dict
 def reference_audio(audios, i: int, seconds: float):
     """Clip i (cycling), or, with ``seconds``, clips i, i+1, ... joined until that long: a longer
     reference holds more of the blinks, saccades and brow raises its event rates are read from."""
-    import dataclasses
+    from server.audio import joined
 
     parts, total, k = [], 0.0, i
     while not parts or total < seconds:
         parts.append(audios[k % len(audios)])
         total += parts[-1].duration
         k += 1
-    if len(parts) == 1:
-        return parts[0]
-    return dataclasses.replace(parts[0], samples=np.concatenate([a.samples for a in parts]))
+    return joined(parts)
 
 
 def measure_matching(engine, audios, count: int, style_guidance: float | None, seconds: float = 0.0) -> dict:

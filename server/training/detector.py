@@ -39,7 +39,7 @@ from server.features import build_encoder
 from server.model.closure_detector import AcousticClosureDetector
 from server.phones import BILABIALS, OPEN_VOWELS
 from server.training.data import item_phones, prepare_item, read_manifest
-from server.training.train import update_ema
+from server.training.train import _lr, update_ema
 
 
 @dataclass
@@ -178,13 +178,6 @@ def evaluate(detector: AcousticClosureDetector, items, threshold: float = 0.5) -
             "vowels": vowels, "bce": float(np.mean(losses)) if losses else float("nan")}
 
 
-def _lr(step: int, s: DetectorSettings, time_fraction: float) -> float:
-    if step < s.warmup_steps:
-        return s.lr * (step + 1) / s.warmup_steps
-    progress = min(1.0, max(time_fraction, step / s.max_steps))
-    return s.lr_min + 0.5 * (s.lr - s.lr_min) * (1 + math.cos(math.pi * progress))
-
-
 def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) -> Path:
     """Train (or resume) the detector; returns the path of its weights (``<run>/detector.pt``)."""
     from tqdm import tqdm
@@ -203,7 +196,7 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
     ema = copy.deepcopy(detector).eval().requires_grad_(False)
     opt = torch.optim.AdamW(detector.parameters(), lr=s.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(s.seed)
-    step, elapsed_before = 0, 0.0
+    step, elapsed_before, state = 0, 0.0, None
     state_file = run_dir / "state.pt"
     if state_file.is_file():
         state = torch.load(state_file, map_location="cpu", weights_only=False)
@@ -248,6 +241,7 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
     crop_bins = int(round(s.crop_seconds * detector.rate))
     pos_weight = torch.tensor(float(s.pos_weight))
     budget = s.minutes * 60
+    schedule = {k: getattr(s, k) for k in ("lr", "lr_min", "warmup_steps", "max_steps")}  # train._lr's keys
     started = last_save = time.time()
     stop = {"now": False}
     old = signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("now", True))
@@ -255,7 +249,7 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
     bar = None if quiet else tqdm(total=s.max_steps, initial=step, desc="training the detector", unit="step")
     running = None
     best = {"bce": float("inf"), "step": None, "figures": None, "state": None}
-    if state_file.is_file() and state.get("best"):
+    if state and state.get("best"):
         best = state["best"]
 
     def save():
@@ -272,7 +266,7 @@ def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) 
             if elapsed >= budget:
                 break
             for g in opt.param_groups:
-                g["lr"] = _lr(step, s, elapsed / budget)
+                g["lr"] = _lr(step, schedule, elapsed / budget)
             x, y = random_batch(stream, s.batch, crop_bins, detector.stride, generator, s)
             loss = F.binary_cross_entropy_with_logits(detector(x), y, pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
