@@ -16,6 +16,13 @@ FESTIVAL_LANGUAGE_APT_PACKAGES=(festvox-itapc16k festvox-italp16k festlex-ifd fe
                      festival-czech festvox-czech-ph festvox-czech-dita festvox-czech-machac
                      festvox-czech-krb festvox-suopuhe-common festvox-suopuhe-lj festvox-suopuhe-mv)
 
+# MBROLA's diphone voices (recorded speakers, driven by espeak-ng's mb-* voices): the program is in
+# Debian's contrib and the voices in non-free, so scripts/make_corpus adds those components of the
+# machine's own Debian mirror to apt (sources.list.d/mouthpiece-mbrola.sources) only when it is
+# asked for the mbrola engine. The voices may be used to synthesise speech with MBROLA only and not
+# be sold or built into a product that is sold (docs/TRAINING.md).
+MBROLA_APT_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1)
+
 say() { printf '\033[1m[mouthpiece]\033[0m %s\n' "$*" >&2; }
 
 ensure_apt() {
@@ -27,6 +34,27 @@ ensure_apt() {
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq || $sudo apt-get -o Acquire::Check-Valid-Until=false update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_mbrola_sources() {
+    local missing=()
+    for p in "${MBROLA_APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local list=/etc/apt/sources.list.d/mouthpiece-mbrola.sources
+    [ -f "$list" ] && return 0
+    local uri suite
+    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if [ -z "$uri" ] || [ -z "$suite" ]; then
+        say "cannot find this machine's Debian mirror: add contrib and non-free to apt, then install ${missing[*]}"
+        return 1
+    fi
+    say "adding Debian contrib and non-free ($uri $suite) to apt for MBROLA: $list"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$uri" "$suite" | $sudo tee "$list" >/dev/null
+    $sudo apt-get update -qq || $sudo apt-get -o Acquire::Check-Valid-Until=false update -qq
 }
 
 find_python311() {

@@ -95,7 +95,7 @@ def test_cli_help_and_engine_checks(capsys):
         assert name in out
     assert "cs fi" in out and "ENGINE:CODE+CODE" in out
     for argv in (["--languages", "cs", "--engines", "flite"], ["--languages", "es", "--engines", "festival"],
-                 ["--languages", "it", "--engines", "espeak:cs"], ["--engines", "mbrola"]):
+                 ["--languages", "it", "--engines", "espeak:cs"], ["--engines", "pico"]):
         with pytest.raises(SystemExit):
             main(["--out", "/nonexistent/c", "--hours", "0.01"] + argv)
     assert "--languages" in capsys.readouterr().err

@@ -17,8 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augment", type=int, default=2, help="augmented renderings per item (K)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--engines", default="espeak,flite,festival", help=(
-        "comma-separated subset of espeak, flite, festival; ENGINE:CODE+CODE limits an engine to those "
-        "languages (e.g. festival,espeak:cs+fi: festival's voices plus espeak's Czech and Finnish)"))
+        "comma-separated subset of espeak, flite, festival, mbrola; ENGINE:CODE+CODE limits an engine to "
+        "those languages (e.g. festival,espeak:cs+fi: festival's voices plus espeak's Czech and Finnish). "
+        "mbrola: MBROLA's recorded English diphone voices us1 us2 us3 en1 (scripts/make_corpus installs "
+        "them from Debian contrib and non-free when this names mbrola)"))
     parser.add_argument("--languages", default="en", help=(
         "comma-separated language codes, each item's language drawn evenly among them: en (espeak's "
         "English accents, flite, festival) and espeak-ng's es fr de it pt ru pl hi cmn ja ar sw cs fi; "

@@ -20,11 +20,11 @@ import soundfile as sf
 
 from . import augment, ipa, text
 from .engines import (FESTIVAL_FOREIGN_VOICES, SAMPLE_RATE, EngineError, Voice, festival_foreign_voices,
-                      festival_voices, flite_voices, synth)
+                      festival_voices, flite_voices, mbrola_voices, synth)
 from .festival_phones import festival_to_arpabet
 from .phones import (RHOTIC_ESPEAK_ACCENTS, UNROUNDED_LOT_ESPEAK_ACCENTS, Phones, UnknownPhone,
                      absorb_short_pauses, cmu_to_arpabet, correct_stop_closures,
-                     espeak_to_arpabet, merge_silences, shift, to_arpabet, validate)
+                     espeak_to_arpabet, mbrola_to_arpabet, merge_silences, shift, to_arpabet, validate)
 
 FORMAT_VERSION = 1
 ESPEAK_ACCENTS = ["en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbclan",
@@ -40,6 +40,9 @@ HELDOUT_FLITE = ("rms",)
 # One festival voice of each non-English language with two or more (Italian lp, Czech machac,
 # Finnish mv; Russian has one festival voice, msu, which trains).
 HELDOUT_FESTIVAL = ("lp_diphone", "czech_machac", "hy_fi_mv_diphone")
+# MBROLA's four English voices all train: they are the recorded speakers closest to real speech,
+# and real speech (scripts/evaluate --real) is their test.
+HELDOUT_MBROLA = ()
 # Corpus languages beyond English: code -> espeak-ng voice. English ("en") is ESPEAK_ACCENTS plus
 # flite and festival, mapped by the English tables; the others map through server.corpus.ipa.
 ESPEAK_LANGUAGES = {"es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt-br", "ru": "ru",
@@ -49,11 +52,11 @@ ESPEAK_LANGUAGES = {"es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt-br
 # through their phone sets (server.corpus.festival_phones) and the same IPA features.
 FESTIVAL_LANGUAGES = tuple(sorted({code for code, _, _ in FESTIVAL_FOREIGN_VOICES.values()}))
 LANGUAGES = ("en",) + tuple(ESPEAK_LANGUAGES) + tuple(c for c in FESTIVAL_LANGUAGES if c not in ESPEAK_LANGUAGES)
-ENGINES = ("espeak", "flite", "festival")
+ENGINES = ("espeak", "flite", "festival", "mbrola")
 # Share of a non-English language's items spoken by its held-out voices (English: 2 of 51 espeak
 # variants and flite rms, by the voice draw).
 FOREIGN_HELDOUT_SHARE = 0.1
-ENGINE_WEIGHTS = {"espeak": 0.55, "flite": 0.30, "festival": 0.15}
+ENGINE_WEIGHTS = {"espeak": 0.55, "flite": 0.30, "festival": 0.15, "mbrola": 0.30}
 BABBLE_BANK_ITEMS = 16
 
 
@@ -97,6 +100,8 @@ def available_voices(engines: tuple[str, ...], languages: tuple[str, ...] = ("en
         names += [n for n, code in festival_foreign_voices().items()
                   if code in languages and allowed("festival", code)]
         voices["festival"] = names
+    if english and allowed("mbrola", "en"):
+        voices["mbrola"] = mbrola_voices()
     return {k: v for k, v in voices.items() if v}
 
 
@@ -123,6 +128,8 @@ def is_heldout(engine: str, name: str) -> bool:
         return "+" in name and name.split("+", 1)[1] in HELDOUT_ESPEAK_VARIANTS
     if engine == "flite":
         return name in HELDOUT_FLITE
+    if engine == "mbrola":
+        return name in HELDOUT_MBROLA
     return name in HELDOUT_FESTIVAL
 
 
@@ -141,6 +148,9 @@ def draw_voice(rng: np.random.Generator, voices: dict[str, list[str]]) -> Voice:
         mean = rng.uniform(85, 150) if male else rng.uniform(150, 230)
         return Voice(engine, name, rate=float(rng.uniform(0.8, 1.3)), pitch=float(mean),
                      pitch_range=float(rng.uniform(5, 35)))
+    if engine == "mbrola":   # espeak-ng's prosody settings drive the score (pitch 0-100)
+        return Voice(engine, name, rate=float(rng.uniform(0.7, 1.25)), pitch=float(rng.uniform(25, 75)),
+                     pitch_range=50.0, word_gap=int(rng.choice([0, 0, 0, 1, 2, 4])))
     if name in FESTIVAL_FOREIGN_VOICES:
         if FESTIVAL_FOREIGN_VOICES[name][2] == "czech":   # czech.scm's simple contours take a mean
             female = name == "czech_dita"
@@ -190,6 +200,10 @@ def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
         # Other languages: espeak's IPA through articulatory features (server.corpus.ipa).
         phones = to_arpabet(raw, lambda n: ipa.espeak_to_arpabet(n, language))
         phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
+    elif voice.engine == "mbrola":
+        # The score's stop segments hold the closure and end after the release (checked on the
+        # waveform: 10 ms into a b or p the level has fallen 15-20 dB), so no correction.
+        phones = to_arpabet(raw, mbrola_to_arpabet)
     elif voice.engine == "espeak":
         accent = voice.name.split("+", 1)[0]
         rhotic = accent in RHOTIC_ESPEAK_ACCENTS
@@ -450,7 +464,8 @@ def build_corpus(out_dir: str, *, hours: float, seed: int = 0, n_augment: int = 
     def write_summary(rows: list[dict], finished: bool) -> dict:
         summary = {"config": config, "code_version": code_version, "voices": voices, "heldout_voices": heldout,
                    "heldout_rule": {"espeak_variants": list(HELDOUT_ESPEAK_VARIANTS),
-                                    "flite": list(HELDOUT_FLITE), "festival": list(HELDOUT_FESTIVAL)},
+                                    "flite": list(HELDOUT_FLITE), "festival": list(HELDOUT_FESTIVAL),
+                                    "mbrola": list(HELDOUT_MBROLA)},
                    "finished": finished, "base_items": len({r["index"] for r in rows}),
                    "items": len(rows), "hours": _summary(rows)}
         _atomic_write_json(corpus_json, summary)

@@ -1,4 +1,6 @@
-"""TTS engines with exact phone timings: espeak-ng (C API via ctypes), flite (-psdur), festival.
+"""TTS engines with exact phone timings: espeak-ng (C API via ctypes), flite (-psdur), festival,
+and MBROLA (espeak-ng's mb-* voices write the .pho score MBROLA renders, so its durations are the
+phone times).
 
 Each engine turns one phrase into (audio float32 at 16 kHz, raw phones) where raw phones are
 (engine_phone_name, start_s, end_s), contiguous from 0 to the audio's end. Mapping to ARPAbet
@@ -39,10 +41,10 @@ def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
 @dataclass
 class Voice:
     """One synthesiser voice with its prosody settings for one utterance."""
-    engine: str                 # "espeak" | "flite" | "festival"
+    engine: str                 # "espeak" | "flite" | "festival" | "mbrola"
     name: str                   # engine voice name, e.g. "en-us+f2", "slt", "kal_diphone"
     rate: float = 1.0           # speaking-rate factor (>1 faster)
-    pitch: float = 50.0         # espeak 0-100; flite/festival: mean F0 in Hz (0 = voice default)
+    pitch: float = 50.0         # espeak, mbrola 0-100; flite/festival: mean F0 in Hz (0 = voice default)
     pitch_range: float = 50.0   # espeak 0-100; flite/festival: F0 std in Hz (0 = default)
     word_gap: int = 0           # espeak: extra pause between words in 10 ms units
     extra: dict = field(default_factory=dict)
@@ -351,6 +353,62 @@ def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str,
     return _from_segment_ends(audio, rate, ends)
 
 
+# ---------------------------------------------------------------------------------------- MBROLA
+# MBROLA's diphone voices are cut from recordings of real speakers (Debian's mbrola-* packages,
+# contrib and non-free): the nearest thing to real speech Debian has with exact phone times.
+# espeak-ng does the text analysis and prosody for its mb-<voice> voices and, with --pho, writes
+# the score (phone, duration in ms, pitch targets) that MBROLA renders exactly. English voices:
+# us1 (female), us2 and us3 (male) American, en1 (male) British.
+MBROLA_DIR = "/usr/share/mbrola"
+MBROLA_VOICES = {"us1": "en", "us2": "en", "us3": "en", "en1": "en"}
+
+
+def mbrola_voices() -> list[str]:
+    """The MBROLA voices installed (program, voice database and espeak-ng's mb- voice)."""
+    if shutil.which("mbrola") is None or shutil.which("espeak-ng") is None:
+        return []
+    return [v for v in MBROLA_VOICES if os.path.isfile(os.path.join(MBROLA_DIR, v, v))]
+
+
+def parse_pho(score: str) -> list[tuple[str, float]]:
+    """(phone, duration in seconds) from an MBROLA .pho score; comments (;) and blank lines skipped."""
+    out = []
+    for line in score.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith(";"):
+            continue
+        out.append((fields[0], float(fields[1]) / 1000.0))
+    return out
+
+
+def mbrola_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    if voice.name not in mbrola_voices():
+        raise EngineError(f"MBROLA voice {voice.name!r} not installed: scripts/make_corpus --engines mbrola "
+                          f"installs mbrola and mbrola-{voice.name} (Debian contrib and non-free)")
+    speak = ["espeak-ng", "-v", f"mb-{voice.name}", "-q", "--pho", "-s", str(int(round(175 * voice.rate))),
+             "-p", str(int(voice.pitch)), "-g", str(int(voice.word_gap))]
+    proc = subprocess.run(speak, input=text, capture_output=True, text=True)
+    phones = parse_pho(proc.stdout)
+    if proc.returncode != 0 or not phones:
+        raise EngineError(f"espeak-ng -v mb-{voice.name} --pho failed for {text!r}: {proc.stderr.strip()[:200]}")
+    with tempfile.TemporaryDirectory(prefix="mp_mbrola_") as tmp:
+        pho, wav_path = os.path.join(tmp, "in.pho"), os.path.join(tmp, "out.wav")
+        with open(pho, "w") as f:
+            f.write(proc.stdout)
+        # -e: a diphone missing from the database is skipped (with its duration kept silent)
+        # rather than fatal; -v: MBROLA's own volume ratio, left at 1 (the corpus sets levels).
+        run = subprocess.run(["mbrola", "-e", os.path.join(MBROLA_DIR, voice.name, voice.name), pho, wav_path],
+                             capture_output=True, text=True)
+        if run.returncode != 0 or not os.path.exists(wav_path):
+            raise EngineError(f"mbrola {voice.name} failed: {run.stderr.strip()[:200]}")
+        audio, rate = sf.read(wav_path, dtype="float32")
+    ends, t = [], 0.0
+    for name, seconds in phones:
+        t += seconds
+        ends.append((name, t))
+    return _from_segment_ends(audio, rate, ends)
+
+
 def synth(text: str, voice: Voice, *, ipa: bool = False) -> tuple[np.ndarray, list]:
     """Audio and raw phones; `ipa` (espeak only): names are (mnemonic, IPA) pairs."""
     if voice.engine == "espeak":
@@ -359,4 +417,6 @@ def synth(text: str, voice: Voice, *, ipa: bool = False) -> tuple[np.ndarray, li
         return flite_synth(text, voice)
     if voice.engine == "festival":
         return festival_synth(text, voice)
-    raise EngineError(f"unknown engine {voice.engine!r}; use espeak, flite or festival")
+    if voice.engine == "mbrola":
+        return mbrola_synth(text, voice)
+    raise EngineError(f"unknown engine {voice.engine!r}; use espeak, flite, festival or mbrola")

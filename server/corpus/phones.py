@@ -48,6 +48,15 @@ _CMU_EXTRA = {"pau": ("SIL",), "h#": ("SIL",), "brth": ("BR",), "ax": ("AH",), "
               "hv": ("HH",), "ix": ("IH",), "ux": ("UW",), "q": ("T",)}
 
 
+# MBROLA's English voices (us1-3 American, en1 British) read SAMPA as espeak-ng's mb-* voices write
+# it; the names espeak's own table has (b, tS, @U, I, ...) mean the same there. The rest:
+_MBROLA_EXTRA = {
+    "4": ("D",), "p_h": ("P",), "t_h": ("T",), "k_h": ("K",), "{": ("AE",), "A": ("AA",),
+    "AI": ("AY",), "EI": ("EY",), "r=": ("ER",), "5": ("L",), "l=": ("AH", "L"), "Q": ("AO",),
+    "i": ("IY",), "u": ("UW",), "I@": ("IH", "AH"), "e@": ("EH", "AH"), "U@": ("UH", "AH"),
+}
+
+
 class UnknownPhone(ValueError):
     pass
 
@@ -65,6 +74,14 @@ def espeak_to_arpabet(name: str, *, rhotic: bool, rounded_lot: bool = False) -> 
         if candidate in _ESPEAK:
             return _ESPEAK[candidate]
     raise UnknownPhone(f"espeak phoneme {name!r} has no ARPAbet mapping")
+
+
+def mbrola_to_arpabet(name: str) -> tuple[str, ...]:
+    if name in _MBROLA_EXTRA:
+        return _MBROLA_EXTRA[name]
+    if name in _ESPEAK:
+        return _ESPEAK[name]
+    raise UnknownPhone(f"MBROLA phone {name!r} has no ARPAbet mapping")
 
 
 def cmu_to_arpabet(name: str) -> tuple[str, ...]:

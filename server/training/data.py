@@ -117,7 +117,8 @@ def prepare_item(corpus_dir, item: dict, encoder, fps: float, style_seed: int, c
     curves = curves[:n_frames].astype(np.float32)
     feats = feats[:, : int(math.ceil(n_frames * encoder.input_rate / fps))]
     if cached is not None:
-        tmp = cached.with_suffix(".tmp.npz")
+        # A name of this process's own: two runs filling one cache must not rename each other's file.
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez(tmp, features=feats, curves=curves)
         os.replace(tmp, cached)
     return feats, curves
