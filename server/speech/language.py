@@ -40,7 +40,7 @@ def uses_recogniser(language: str, *, has_detector: bool) -> bool:
 
     English and "auto": yes. Another language: never.
 
-    Measured (docs/RESULTS.md): on real English speech the detector alone closes 0.85 of the p/b/m
+    Measured (docs/RESULTS.md): on real English speech the detector alone closes 0.92 of the p/b/m
     and with the recogniser 1.00, so "auto" keeps the recogniser. Gating its closures by the earlier
     detector head's evidence lost 5 of 26 true English closures (the detector gives some real ones
     p < 0.07) while it confirmed 7 of the 9 it proposed on Malay speech, which has p, b and m
