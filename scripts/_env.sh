@@ -21,7 +21,16 @@ FESTIVAL_LANGUAGE_APT_PACKAGES=(festvox-itapc16k festvox-italp16k festlex-ifd fe
 # machine's own Debian mirror to apt (sources.list.d/mouthpiece-mbrola.sources) only when it is
 # asked for the mbrola engine. The voices may be used to synthesise speech with MBROLA only and not
 # be sold or built into a product that is sold (docs/TRAINING.md).
-MBROLA_APT_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1)
+# English us1-3 and en1, then the other languages' speakers (their voices and, for some, the same
+# database reading English; server/corpus/mbrola_phones.py): about 450 MB in all.
+MBROLA_APT_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
+                     mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-de7 mbrola-de8
+                     mbrola-fr1 mbrola-fr2 mbrola-fr3 mbrola-fr4 mbrola-fr5 mbrola-fr6 mbrola-fr7
+                     mbrola-es1 mbrola-es2 mbrola-es3 mbrola-es4 mbrola-mx1 mbrola-mx2
+                     mbrola-it1 mbrola-it2 mbrola-it3 mbrola-it4 mbrola-br1 mbrola-br2 mbrola-br3 mbrola-br4
+                     mbrola-pt1 mbrola-pl1 mbrola-cz1 mbrola-cz2 mbrola-in1 mbrola-in2 mbrola-ar1 mbrola-ar2
+                     mbrola-jp1 mbrola-jp2 mbrola-jp3 mbrola-nl2 mbrola-af1 mbrola-gr2 mbrola-hu1 mbrola-ro1
+                     mbrola-sw1 mbrola-sw2)
 
 say() { printf '\033[1m[mouthpiece]\033[0m %s\n' "$*" >&2; }
 

@@ -86,3 +86,18 @@ def test_attached_detector_is_what_the_engine_uses(trained, tiny_checkpoint, tmp
     frames = result.takes[0].shape[0]
     p = engine.closure_probability(engine.encode_audio(audio, frames, features), features)
     assert p.shape == (frames,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_compare_scores_detectors_on_the_same_heldout_items(trained, tiny_checkpoint, tiny_corpus, tmp_path):
+    from server.training.detector import compare
+
+    run, out, settings = trained
+    untrained = AcousticClosureDetector(n_mels=torch.load(out, weights_only=False)["config"]["n_mels"], hidden=32,
+                                        dilations=(1, 2, 4))
+    torch.save({"config": untrained.config(), "state_dict": untrained.state_dict(), "training": {}},
+               tmp_path / "untrained.pt")
+    rows = compare([out, tmp_path / "untrained.pt"], [str(tiny_corpus)], base=str(tiny_checkpoint),
+                   cache=settings.cache, eval_items=20)
+    assert [r["items"] for r in rows] == [rows[0]["items"]] * 2 and rows[0]["items"] > 0
+    assert rows[0]["bilabials"] == rows[1]["bilabials"] > 0
+    assert rows[0]["bce"] < rows[1]["bce"]

@@ -19,8 +19,9 @@ import numpy as np
 import soundfile as sf
 
 from . import augment, ipa, text
-from .engines import (FESTIVAL_FOREIGN_VOICES, SAMPLE_RATE, EngineError, Voice, festival_foreign_voices,
-                      festival_voices, flite_voices, mbrola_voices, synth)
+from . import mbrola_phones
+from .engines import (FESTIVAL_FOREIGN_VOICES, MBROLA_ENGLISH, MBROLA_VOICES, SAMPLE_RATE, EngineError, Voice,
+                      festival_foreign_voices, festival_voices, flite_voices, mbrola_voices, synth)
 from .festival_phones import festival_to_arpabet
 from .phones import (RHOTIC_ESPEAK_ACCENTS, UNROUNDED_LOT_ESPEAK_ACCENTS, Phones, UnknownPhone,
                      absorb_short_pauses, cmu_to_arpabet, correct_stop_closures,
@@ -40,9 +41,13 @@ HELDOUT_FLITE = ("rms",)
 # One festival voice of each non-English language with two or more (Italian lp, Czech machac,
 # Finnish mv; Russian has one festival voice, msu, which trains).
 HELDOUT_FESTIVAL = ("lp_diphone", "czech_machac", "hy_fi_mv_diphone")
-# MBROLA's four English voices all train: they are the recorded speakers closest to real speech,
-# and real speech (scripts/evaluate --real) is their test.
-HELDOUT_MBROLA = ()
+# MBROLA: one speaker's database of each language with several used (mbrola_phones.UNUSED_VOICES
+# are not), as a voice of its own and reading English: German de5, French fr4, Italian it4,
+# Brazilian br2, Arabic ar2, Japanese jp2. The four English voices all train: they are the recorded
+# English speakers closest to real speech, and real speech (scripts/evaluate --real) is their test.
+HELDOUT_MBROLA = ("de5", "de5-en", "fr4", "fr4-en", "it4", "br2", "ar2", "jp2")
+# The languages MBROLA voices speak in the corpus (their own, and English for the "-en" voices).
+MBROLA_LANGUAGES = tuple(sorted(set(MBROLA_VOICES.values())))
 # Corpus languages beyond English: code -> espeak-ng voice. English ("en") is ESPEAK_ACCENTS plus
 # flite and festival, mapped by the English tables; the others map through server.corpus.ipa.
 ESPEAK_LANGUAGES = {"es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt-br", "ru": "ru",
@@ -77,7 +82,8 @@ def language_engines(code: str) -> tuple[str, ...]:
     if code == "en":
         return ENGINES
     return tuple(e for e, ok in (("espeak", code in ESPEAK_LANGUAGES),
-                                 ("festival", code in FESTIVAL_LANGUAGES)) if ok)
+                                 ("festival", code in FESTIVAL_LANGUAGES),
+                                 ("mbrola", code in MBROLA_LANGUAGES)) if ok)
 
 
 def available_voices(engines: tuple[str, ...], languages: tuple[str, ...] = ("en",)) -> dict[str, list[str]]:
@@ -100,8 +106,9 @@ def available_voices(engines: tuple[str, ...], languages: tuple[str, ...] = ("en
         names += [n for n, code in festival_foreign_voices().items()
                   if code in languages and allowed("festival", code)]
         voices["festival"] = names
-    if english and allowed("mbrola", "en"):
-        voices["mbrola"] = mbrola_voices()
+    if "mbrola" in spec:
+        voices["mbrola"] = [v for v in mbrola_voices()
+                            if MBROLA_VOICES[v] in languages and allowed("mbrola", MBROLA_VOICES[v])]
     return {k: v for k, v in voices.items() if v}
 
 
@@ -114,6 +121,8 @@ def voice_language(engine: str, name: str) -> str:
                 return code
     if engine == "festival" and name in FESTIVAL_FOREIGN_VOICES:
         return FESTIVAL_FOREIGN_VOICES[name][0]
+    if engine == "mbrola":
+        return MBROLA_VOICES[name]
     return "en"
 
 
@@ -187,7 +196,15 @@ def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
     language = voice_language(voice.engine, voice.name)
     audio, raw = synth(phrase, voice, ipa=language != "en" and voice.engine == "espeak")
     duration = len(audio) / SAMPLE_RATE
-    if voice.engine == "festival" and language != "en":
+    if voice.engine == "mbrola":
+        # The score's stop segments hold the closure and end after the release (checked on the
+        # waveform: 10 ms into a b or p the level has fallen 15-20 dB), so no correction.
+        if voice.name in MBROLA_ENGLISH:
+            phones = to_arpabet(raw, mbrola_to_arpabet)
+        else:   # another language's SAMPA, or English phonemes in another language's database
+            phone_set = mbrola_phones.VOICE_PHONE_SET[voice.name]
+            phones = to_arpabet(raw, lambda n: mbrola_phones.mbrola_to_arpabet(n, phone_set))
+    elif voice.engine == "festival" and language != "en":
         # Debian's Italian/Russian/Czech/Finnish festival voices: their phone set -> IPA -> ARPAbet.
         # Their stop segments hold the closure and end at the release, but some Czech and Russian
         # stops start 10-40 ms after the closure began, and a stop after a pause gets none of the
@@ -200,10 +217,6 @@ def synth_phrase(phrase: str, voice: Voice) -> tuple[np.ndarray, Phones]:
         # Other languages: espeak's IPA through articulatory features (server.corpus.ipa).
         phones = to_arpabet(raw, lambda n: ipa.espeak_to_arpabet(n, language))
         phones = correct_stop_closures(phones, audio, SAMPLE_RATE)
-    elif voice.engine == "mbrola":
-        # The score's stop segments hold the closure and end after the release (checked on the
-        # waveform: 10 ms into a b or p the level has fallen 15-20 dB), so no correction.
-        phones = to_arpabet(raw, mbrola_to_arpabet)
     elif voice.engine == "espeak":
         accent = voice.name.split("+", 1)[0]
         rhotic = accent in RHOTIC_ESPEAK_ACCENTS

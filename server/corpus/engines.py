@@ -23,6 +23,10 @@ from scipy.signal import resample_poly
 
 from server.audio import SAMPLE_RATE
 
+from .mbrola_phones import UNUSED_VOICES as MBROLA_UNUSED_VOICES
+from .mbrola_phones import VOICE_LANGUAGE as MBROLA_VOICE_LANGUAGE
+from .mbrola_phones import renderable_score
+
 
 class EngineError(RuntimeError):
     """A TTS engine is missing or failed; the message says what to install or fix."""
@@ -358,16 +362,26 @@ def festival_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str,
 # contrib and non-free): the nearest thing to real speech Debian has with exact phone times.
 # espeak-ng does the text analysis and prosody for its mb-<voice> voices and, with --pho, writes
 # the score (phone, duration in ms, pitch targets) that MBROLA renders exactly. English voices:
-# us1 (female), us2 and us3 (male) American, en1 (male) British.
+# us1 (female), us2 and us3 (male) American, en1 (male) British, whose SAMPA phones.py maps. The
+# other languages' voices, and those voices reading English with their own diphones ("de1-en":
+# German speaker de1's database, English phonemes), are in server.corpus.mbrola_phones.
 MBROLA_DIR = "/usr/share/mbrola"
-MBROLA_VOICES = {"us1": "en", "us2": "en", "us3": "en", "en1": "en"}
+MBROLA_ENGLISH = ("us1", "us2", "us3", "en1")
+MBROLA_VOICES = {**{v: "en" for v in MBROLA_ENGLISH},                            # voice -> language
+                 **{v: code for v, code in MBROLA_VOICE_LANGUAGE.items() if v not in MBROLA_UNUSED_VOICES}}
+
+
+def mbrola_database(name: str) -> str:
+    """The voice database an espeak-ng mb- voice renders with ("de1-en" speaks with de1's)."""
+    return name[:-3] if name.endswith("-en") else name
 
 
 def mbrola_voices() -> list[str]:
     """The MBROLA voices installed (program, voice database and espeak-ng's mb- voice)."""
     if shutil.which("mbrola") is None or shutil.which("espeak-ng") is None:
         return []
-    return [v for v in MBROLA_VOICES if os.path.isfile(os.path.join(MBROLA_DIR, v, v))]
+    return [v for v in MBROLA_VOICES
+            if os.path.isfile(os.path.join(MBROLA_DIR, mbrola_database(v), mbrola_database(v)))]
 
 
 def parse_pho(score: str) -> list[tuple[str, float]]:
@@ -384,7 +398,7 @@ def parse_pho(score: str) -> list[tuple[str, float]]:
 def mbrola_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
     if voice.name not in mbrola_voices():
         raise EngineError(f"MBROLA voice {voice.name!r} not installed: scripts/make_corpus --engines mbrola "
-                          f"installs mbrola and mbrola-{voice.name} (Debian contrib and non-free)")
+                          f"installs mbrola and mbrola-{mbrola_database(voice.name)} (Debian contrib and non-free)")
     speak = ["espeak-ng", "-v", f"mb-{voice.name}", "-q", "--pho", "-s", str(int(round(175 * voice.rate))),
              "-p", str(int(voice.pitch)), "-g", str(int(voice.word_gap))]
     proc = subprocess.run(speak, input=text, capture_output=True, text=True)
@@ -394,10 +408,11 @@ def mbrola_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, f
     with tempfile.TemporaryDirectory(prefix="mp_mbrola_") as tmp:
         pho, wav_path = os.path.join(tmp, "in.pho"), os.path.join(tmp, "out.wav")
         with open(pho, "w") as f:
-            f.write(proc.stdout)
+            f.write(renderable_score(proc.stdout, voice.name))
         # -e: a diphone missing from the database is skipped (with its duration kept silent)
         # rather than fatal; -v: MBROLA's own volume ratio, left at 1 (the corpus sets levels).
-        run = subprocess.run(["mbrola", "-e", os.path.join(MBROLA_DIR, voice.name, voice.name), pho, wav_path],
+        database = mbrola_database(voice.name)
+        run = subprocess.run(["mbrola", "-e", os.path.join(MBROLA_DIR, database, database), pho, wav_path],
                              capture_output=True, text=True)
         if run.returncode != 0 or not os.path.exists(wav_path):
             raise EngineError(f"mbrola {voice.name} failed: {run.stderr.strip()[:200]}")

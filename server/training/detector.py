@@ -178,6 +178,26 @@ def evaluate(detector: AcousticClosureDetector, items, threshold: float = 0.5) -
             "vowels": vowels, "bce": float(np.mean(losses)) if losses else float("nan")}
 
 
+def compare(detector_files, corpora, *, base: str = DetectorSettings.base, cache=DetectorSettings.cache,
+            eval_items: int = DetectorSettings.eval_items, progress=None) -> list[dict]:
+    """Held-out figures of trained detectors on the same held-out items (those a training run on
+    ``corpora`` evaluates on), so runs trained with different corpora can be chosen between."""
+    from server.checkpoint import read_config
+
+    _, base_cfg = read_config(base)
+    encoder = build_encoder(base_cfg["features"])
+    heldout = load_items(corpora, "heldout", encoder, float(base_cfg["fps"]), cache, progress=progress)
+    heldout = [heldout[i] for i in np.random.default_rng(0).permutation(len(heldout))[:eval_items]]
+    rows = []
+    for path in detector_files:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        detector = AcousticClosureDetector(**{k: v for k, v in saved["config"].items() if k != "input"})
+        detector.load_state_dict(saved["state_dict"])
+        with torch.no_grad():
+            rows.append({"detector": str(path), "items": len(heldout), **evaluate(detector, heldout)})
+    return rows
+
+
 def train_detector(run_dir, settings: DetectorSettings, *, quiet: bool = False) -> Path:
     """Train (or resume) the detector; returns the path of its weights (``<run>/detector.pt``)."""
     from tqdm import tqdm
@@ -429,7 +449,18 @@ def main(argv=None) -> int:
                     help="instead of training: choose CHECKPOINT's detector thresholds on the held-out voices "
                          "of the --corpus folders and write them into its config")
     ap.add_argument("--items", type=int, default=24, help="held-out items per corpus for --choose-envelope")
+    ap.add_argument("--compare", nargs="+", metavar="DETECTOR_PT",
+                    help="instead of training: the held-out figures of these detector.pt files on the same "
+                         "held-out items of the --corpus folders (lowest cross-entropy first)")
     args = ap.parse_args(argv)
+    if args.compare:
+        corpora = args.corpus or DetectorSettings().corpus
+        rows = compare(args.compare, corpora, base=args.base, cache=args.cache, eval_items=args.eval_items)
+        for row in sorted(rows, key=lambda r: r["bce"]):
+            print(f"{row['detector']}: held-out cross-entropy {row['bce']:.4f}, bilabials found {row['found']:.3f} "
+                  f"of {row['bilabials']}, open vowels left open {row['open_left']:.3f} of {row['vowels']} "
+                  f"({row['items']} items)")
+        return 0
     if args.attach:
         if not args.out:
             ap.error("--attach needs --out")
