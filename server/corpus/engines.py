@@ -376,12 +376,19 @@ def mbrola_database(name: str) -> str:
     return name[:-3] if name.endswith("-en") else name
 
 
+def _mbrola_database_file(name: str) -> str:
+    return os.path.join(MBROLA_DIR, mbrola_database(name), mbrola_database(name))
+
+
+def _mbrola_installed(name: str) -> bool:
+    """Program, espeak-ng (which has the mb- voices) and the voice's database are there."""
+    return (name in MBROLA_VOICES and shutil.which("mbrola") is not None
+            and shutil.which("espeak-ng") is not None and os.path.isfile(_mbrola_database_file(name)))
+
+
 def mbrola_voices() -> list[str]:
-    """The MBROLA voices installed (program, voice database and espeak-ng's mb- voice)."""
-    if shutil.which("mbrola") is None or shutil.which("espeak-ng") is None:
-        return []
-    return [v for v in MBROLA_VOICES
-            if os.path.isfile(os.path.join(MBROLA_DIR, mbrola_database(v), mbrola_database(v)))]
+    """The MBROLA voices installed."""
+    return [v for v in MBROLA_VOICES if _mbrola_installed(v)]
 
 
 def parse_pho(score: str) -> list[tuple[str, float]]:
@@ -396,7 +403,7 @@ def parse_pho(score: str) -> list[tuple[str, float]]:
 
 
 def mbrola_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
-    if voice.name not in mbrola_voices():
+    if not _mbrola_installed(voice.name):
         raise EngineError(f"MBROLA voice {voice.name!r} not installed: scripts/make_corpus --engines mbrola "
                           f"installs mbrola and mbrola-{mbrola_database(voice.name)} (Debian contrib and non-free)")
     speak = ["espeak-ng", "-v", f"mb-{voice.name}", "-q", "--pho", "-s", str(int(round(175 * voice.rate))),
@@ -411,8 +418,7 @@ def mbrola_synth(text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, f
             f.write(renderable_score(proc.stdout, voice.name))
         # -e: a diphone missing from the database is skipped (with its duration kept silent)
         # rather than fatal; -v: MBROLA's own volume ratio, left at 1 (the corpus sets levels).
-        database = mbrola_database(voice.name)
-        run = subprocess.run(["mbrola", "-e", os.path.join(MBROLA_DIR, database, database), pho, wav_path],
+        run = subprocess.run(["mbrola", "-e", _mbrola_database_file(voice.name), pho, wav_path],
                              capture_output=True, text=True)
         if run.returncode != 0 or not os.path.exists(wav_path):
             raise EngineError(f"mbrola {voice.name} failed: {run.stderr.strip()[:200]}")

@@ -54,8 +54,6 @@ PHONE_SET_IPA: dict[str, dict[str, str]] = {
 # Each phone set's silences (its `silences` entry; czech "_" is its short pause).
 PHONE_SET_SILENCES = {"italian": ("#",), "msu_ru": ("pau",), "czech": ("#", "_"),
                       "finnish": ("#", "##")}
-# "ɫ" (Russian hard l) is not in ipa.py's table: an alveolar lateral like [l].
-_IPA_ALIASES = {"ɫ": "l"}
 
 
 def festival_phone_ipa(name: str, phone_set: str) -> str:
@@ -79,5 +77,4 @@ def festival_to_arpabet(name: str, phone_set: str) -> tuple[str, ...]:
     ipa = festival_phone_ipa(name, phone_set)
     if not ipa:
         return ("SIL",)
-    return phone_ipa_to_arpabet("".join(_IPA_ALIASES.get(ch, ch) for ch in ipa),
-                                f"festival {phone_set} phone {name!r}")
+    return phone_ipa_to_arpabet(ipa, f"festival {phone_set} phone {name!r}")

@@ -36,6 +36,7 @@ CONSONANTS: dict[str, tuple[str, str, bool]] = {
     "z": ("alveolar", "fricative", True), "r": ("alveolar", "trill", True),
     "ɾ": ("alveolar", "tap", True), "ɹ": ("alveolar", "approximant", True),
     "l": ("alveolar", "lateral", True), "ɬ": ("alveolar", "lateral", False),
+    "ɫ": ("alveolar", "lateral", True),    # velarised (dark) l: the lips and jaw of l
     "ɮ": ("alveolar", "lateral", True),
     "ʃ": ("postalveolar", "fricative", False), "ʒ": ("postalveolar", "fricative", True),
     "ʈ": ("retroflex", "stop", False), "ɖ": ("retroflex", "stop", True),
@@ -86,7 +87,7 @@ VOWELS: dict[str, tuple[int, str, bool]] = {
 RHOTIC_VOWELS = frozenset("ɚɝ")
 # Marks that change a sound without changing the lips' or jaw's target: length, nasality,
 # aspiration, palatalisation, pharyngealisation, dental/syllabic/non-syllabic, stress, tone.
-_MODIFIERS = frozenset("ːˑʰʲˤˠʷ'ˈˌ-\"#;,:~^!|*+=_0123456789˥˦˧˨˩")
+_MODIFIERS = frozenset("ːˑʰʱʲˤˠʷ'ˈˌ-\"#;,:~^!|*+=_0123456789˥˦˧˨˩")   # ʱ: breathy, as ʰ
 
 
 def _consonant_targets(place: str, manner: str, voiced: bool) -> tuple[str, ...]:

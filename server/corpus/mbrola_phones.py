@@ -300,8 +300,6 @@ VOICE_MISSING_PHONES: dict[str, frozenset[str]] = {
     "ar1": frozenset({"R", "gH"}), "ar2": frozenset({"Q", "R"}),
     "jp1": frozenset({"c", "r"}), "jp2": frozenset({"N", "U", "c"}), "jp3": frozenset({"U", "c", "r"}),
 }
-# ipa.py has no features for breathy voice: Hindi's voiced aspirates keep their stop's target.
-_IPA_ALIASES = {"ʱ": "ʰ"}
 
 
 def mbrola_phone_ipa(name: str, phone_set: str) -> str:
@@ -321,8 +319,7 @@ def mbrola_to_arpabet(name: str, phone_set: str) -> tuple[str, ...]:
     ipa = mbrola_phone_ipa(name, phone_set)
     if not ipa:
         return ("SIL",)
-    return phone_ipa_to_arpabet("".join(_IPA_ALIASES.get(ch, ch) for ch in ipa),
-                                f"MBROLA {phone_set} phone {name!r}")
+    return phone_ipa_to_arpabet(ipa, f"MBROLA {phone_set} phone {name!r}")
 
 
 # Voices whose missing diphones fall on common sounds (whole unstressed vowels in es1/es2/mx, the

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from server.features import build_encoder
-from server.model.closure_detector import AcousticClosureDetector
+from server.model.closure_detector import AcousticClosureDetector, build_closure_detector
 from server.phones import BILABIALS, OPEN_VOWELS
 from server.training.data import item_phones, prepare_item, read_manifest
 from server.training.train import _lr, update_ema
@@ -191,7 +191,7 @@ def compare(detector_files, corpora, *, base: str = DetectorSettings.base, cache
     rows = []
     for path in detector_files:
         saved = torch.load(path, map_location="cpu", weights_only=False)
-        detector = AcousticClosureDetector(**{k: v for k, v in saved["config"].items() if k != "input"})
+        detector = build_closure_detector(saved["config"], 0)
         detector.load_state_dict(saved["state_dict"])
         with torch.no_grad():
             rows.append({"detector": str(path), "items": len(heldout), **evaluate(detector, heldout)})
